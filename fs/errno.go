@@ -1,0 +1,34 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"syscall"
+
+	"github.com/ssecfs/ssecfs/bucket"
+)
+
+// errno is the one place where errors from below become what the kernel is told, and
+// where they are logged: the bucket's errors name the object and the key fingerprints
+// tried, never a key.
+func (f *FS) errno(op, path string, err error) syscall.Errno {
+	e, level := classify(err)
+	f.log.Log(context.Background(), level, op+" failed", "path", path, "errno", e.Error(), "err", err)
+	return e
+}
+
+func classify(err error) (syscall.Errno, slog.Level) {
+	switch {
+	case errors.Is(err, bucket.ErrNotFound):
+		return syscall.ENOENT, slog.LevelDebug
+	case errors.Is(err, bucket.ErrAccessDenied):
+		return syscall.EACCES, slog.LevelWarn
+	case errors.Is(err, bucket.ErrChanged):
+		// The object was replaced while open; reopening reads the new version.
+		return syscall.ESTALE, slog.LevelWarn
+	case errors.Is(err, context.DeadlineExceeded):
+		return syscall.ETIMEDOUT, slog.LevelError
+	}
+	return syscall.EIO, slog.LevelError
+}

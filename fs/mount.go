@@ -1,0 +1,48 @@
+package fs
+
+import (
+	"log"
+	"os"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+)
+
+// MountOptions are the kernel-facing choices of a mount.
+type MountOptions struct {
+	FsName     string // shown in mount(8) and df, e.g. "ssecfs:bucket/prefix"
+	AllowOther bool
+	ReadOnly   bool
+	Debug      bool // log every FUSE request (names, never data)
+}
+
+// kernelTTL is how long the kernel may keep names and attributes without asking.
+const kernelTTL = time.Second
+
+// Mount mounts f at dir and returns the running server; Wait on it, Unmount to end.
+// As root it mounts with mount(2) itself, so fusermount3 is needed only by other users.
+func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
+	ttl := kernelTTL
+	opts := []string{"default_permissions"}
+	if mo.ReadOnly {
+		opts = append(opts, "ro")
+	}
+	return gofs.Mount(dir, f.Root(), &gofs.Options{
+		EntryTimeout:    &ttl,
+		AttrTimeout:     &ttl,
+		NegativeTimeout: &ttl,
+		UID:             f.opts.UID,
+		GID:             f.opts.GID,
+		Logger:          log.New(os.Stderr, "fuse: ", 0),
+		MountOptions: fuse.MountOptions{
+			FsName:      mo.FsName,
+			Name:        "ssecfs",
+			AllowOther:  mo.AllowOther,
+			MaxWrite:    1 << 20,
+			DirectMount: os.Geteuid() == 0,
+			Options:     opts,
+			Debug:       mo.Debug,
+		},
+	})
+}
