@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ssecfs/ssecfs/bucket"
+	"github.com/ssecfs/ssecfs/cache"
+	"github.com/ssecfs/ssecfs/fs"
+	"github.com/ssecfs/ssecfs/keysrc"
+)
+
+// pageSize is the unit of reads from S3 and of the page cache.
+const pageSize = 1 << 20
+
+// runMount is `ssecfs mount`. It returns the exit status.
+func runMount(args []string) int {
+	c, err := parseMountArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ssecfs mount: %v\n", err)
+		return 2
+	}
+	if !c.foreground {
+		return startBackground(args)
+	}
+	ready := openReadyPipe()
+	if err := serve(c, ready); err != nil {
+		ready.fail(err)
+		fmt.Fprintf(os.Stderr, "ssecfs mount: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// serve checks everything it can, mounts, tells the parent (if any) that the mount is
+// live, and runs until unmounted or signalled.
+func serve(c *mountConfig, ready *readyPipe) error {
+	logger, closeLog, err := newLogger(c, ready)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	disableCoreDumps(logger)
+
+	if err := checkMountpoint(c.mountpoint); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	keys, err := keysrc.Load(ctx, keysrc.Options{File: c.keyFile, Env: c.keyEnv, Command: c.keyCommand})
+	if err != nil {
+		return err
+	}
+	store, err := bucket.Open(ctx, bucket.Config{
+		Bucket:       c.bucket,
+		Endpoint:     c.endpoint,
+		Region:       c.region,
+		Profile:      c.profile,
+		CABundle:     c.caBundle,
+		InsecureHTTP: c.insecureHTTP,
+		Keyring:      keys,
+		Logger:       logger,
+	})
+	if err != nil {
+		return err
+	}
+	if err := store.Check(ctx, c.prefix); err != nil {
+		return err
+	}
+
+	tree := fs.New(store, cache.New(int64(c.cacheSize), pageSize, 2*time.Minute), fs.Options{
+		Prefix:   c.prefix,
+		UID:      uint32(c.uid),
+		GID:      uint32(c.gid),
+		FileMode: uint32(c.fileMode),
+		DirMode:  uint32(c.dirMode),
+		StatTTL:  c.statTTL,
+		Logger:   logger,
+	})
+	server, err := fs.Mount(c.mountpoint, tree, fs.MountOptions{
+		FsName:     "ssecfs:" + c.bucket + "/" + c.prefix,
+		AllowOther: c.allowOther,
+		ReadOnly:   c.readOnly,
+		Debug:      c.debugFuse,
+	})
+	if err != nil {
+		return explainMountError(c.mountpoint, err)
+	}
+	logger.Info("mounted", "bucket", c.bucket, "prefix", c.prefix, "mountpoint", c.mountpoint,
+		"endpoint", store.Where(), "keys", keys.Fingerprints(), "read_only", c.readOnly)
+	ready.ok()
+
+	stop := make(chan os.Signal, 2)
+	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
+	go unmountOnSignal(stop, server, c.mountpoint, logger)
+	server.Wait()
+	logger.Info("unmounted", "mountpoint", c.mountpoint)
+	return nil
+}
+
+type unmounter interface{ Unmount() error }
+
+// unmountOnSignal unmounts cleanly on the first signal. If the mount is busy, a second
+// signal detaches it lazily (root only): it goes once the last file on it is closed.
+func unmountOnSignal(sigs <-chan os.Signal, server unmounter, mountpoint string, logger *slog.Logger) {
+	n := 0
+	for sig := range sigs {
+		n++
+		logger.Info("unmounting", "signal", sig.String())
+		err := server.Unmount()
+		if err == nil {
+			return
+		}
+		if n > 1 && os.Geteuid() == 0 {
+			if derr := syscall.Unmount(mountpoint, syscall.MNT_DETACH); derr == nil {
+				logger.Warn("mount was busy; detached it lazily", "mountpoint", mountpoint)
+				return
+			}
+		}
+		logger.Error("unmount failed (is a file on it still open?); signal again to detach", "err", err)
+	}
+}
+
+// checkMountpoint refuses what cannot be mounted on, with the reason.
+func checkMountpoint(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, syscall.ENOTCONN):
+		return fmt.Errorf("mountpoint %s is a dead FUSE mount left by a crash: run umount -l %s first", dir, dir)
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("mountpoint %s does not exist: create it with mkdir -p %s", dir, dir)
+	case err != nil:
+		return fmt.Errorf("mountpoint: %w", err)
+	case !st.IsDir():
+		return fmt.Errorf("mountpoint %s is not a directory", dir)
+	}
+	return nil
+}
+
+func explainMountError(dir string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "fusermount") && os.Geteuid() != 0 {
+		return fmt.Errorf("mounting %s needs fusermount3 for a non-root user: install it with apt-get install fuse3 (%v)", dir, err)
+	}
+	if strings.Contains(msg, "/dev/fuse") || errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("mounting %s: FUSE is not available (%v): load the fuse module or give the container /dev/fuse", dir, err)
+	}
+	return fmt.Errorf("mounting %s: %w", dir, err)
+}

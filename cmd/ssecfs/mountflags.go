@@ -1,0 +1,135 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// mountConfig is everything `ssecfs mount` was told.
+type mountConfig struct {
+	bucket, prefix, mountpoint string
+
+	keyFile, keyEnv, keyCommand string
+
+	endpoint, region, profile, caBundle string
+	insecureHTTP                        bool
+
+	readOnly, allowOther, foreground bool
+	uid, gid                         uint
+	fileMode, dirMode                fileMode
+	cacheSize                        byteSize
+	statTTL                          time.Duration
+	logLevel, logFile                string
+	debugFuse                        bool
+}
+
+const mountUsage = `Usage: ssecfs mount [flags] BUCKET[/PREFIX] MOUNTPOINT
+
+Mounts BUCKET (or only the keys under PREFIX) at MOUNTPOINT. Without --foreground it
+returns once the mount is live (exit 0) or has failed (non-zero, with the reason), and
+the filesystem keeps running in the background until unmounted (umount MOUNTPOINT).
+
+Before mounting it checks that the endpoint answers over TLS, the credentials are
+accepted, the bucket exists and can be listed, and the keys are well formed.
+
+Keys (exactly one source; each holds one or more keys, the first writes and is tried
+first, the others are older keys tried on reads):
+`
+
+func newMountFlags(c *mountConfig) *flag.FlagSet {
+	fs := flag.NewFlagSet("ssecfs mount", flag.ContinueOnError)
+	c.fileMode, c.dirMode = 0o644, 0o755
+	c.cacheSize = 256 << 20
+	c.uid, c.gid = uint(os.Getuid()), uint(os.Getgid())
+
+	fs.StringVar(&c.keyFile, "key-file", "", "`FILE` of keys, one base64 key (32 bytes) per line; # comments allowed;\n"+
+		"a file of exactly 32 raw bytes is one key. Must not be readable by group or others (chmod 600).")
+	fs.StringVar(&c.keyEnv, "key-env", "", "environment variable `NAME` holding keys separated by ':' or newlines")
+	fs.StringVar(&c.keyCommand, "key-command", "", "shell `COMMAND` (run with /bin/sh -c) whose output is a key file,\n"+
+		"e.g. 'pass show s3/key' or a vault client")
+
+	fs.StringVar(&c.endpoint, "endpoint", "", "S3 endpoint `URL` (https://...); default AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,\n"+
+		"else AWS itself. Path-style addressing is used whenever an endpoint is given.")
+	fs.StringVar(&c.region, "region", "", "AWS `REGION`; default from AWS_REGION or the AWS config, else us-east-1")
+	fs.StringVar(&c.profile, "profile", "", "`NAME` of a profile in the AWS config and credentials files")
+	fs.StringVar(&c.caBundle, "ca-bundle", "", "PEM `FILE` of CA certificates to trust besides the system ones")
+	fs.BoolVar(&c.insecureHTTP, "insecure-http", false, "allow an http:// endpoint. The key then crosses the network in clear:\n"+
+		"treat it as compromised. Only for throwaway test servers.")
+
+	fs.BoolVar(&c.readOnly, "read-only", false, "mount read-only: every change answers EROFS")
+	fs.BoolVar(&c.allowOther, "allow-other", false, "let users other than the mounting one use the mount\n"+
+		"(non-root users need user_allow_other in /etc/fuse.conf)")
+	fs.UintVar(&c.uid, "uid", c.uid, "owner `UID` of files and directories that carry no x-amz-meta-uid")
+	fs.UintVar(&c.gid, "gid", c.gid, "group `GID` of files and directories that carry no x-amz-meta-gid")
+	fs.Var(&c.fileMode, "file-mode", "permission `MODE` (octal) of files that carry no x-amz-meta-mode")
+	fs.Var(&c.dirMode, "dir-mode", "permission `MODE` (octal) of directories")
+	fs.Var(&c.cacheSize, "cache-size", "`SIZE` of the in-memory cache of decrypted pages (never on disk)")
+	fs.DurationVar(&c.statTTL, "stat-ttl", 60*time.Second, "how long a directory listing answers lookups")
+
+	fs.BoolVar(&c.foreground, "foreground", false, "stay attached to the terminal and log to stderr")
+	fs.StringVar(&c.logLevel, "log-level", "info", "`LEVEL` of logging: debug, info, warn or error")
+	fs.StringVar(&c.logFile, "log-file", "", "append logs to `FILE` (created 0600). In the background without it,\n"+
+		"logs are discarded once the mount is live.")
+	fs.BoolVar(&c.debugFuse, "debug-fuse", false, "log every FUSE request (names and sizes, never data or keys)")
+
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, mountUsage)
+		printFlags(fs, "key-file", "key-env", "key-command")
+		fmt.Fprintln(out, "\nWhere the bucket is:")
+		printFlags(fs, "endpoint", "region", "profile", "ca-bundle", "insecure-http")
+		fmt.Fprintln(out, "\nCredentials come from the standard AWS chain (environment, --profile, SSO, instance role).")
+		fmt.Fprintln(out, "\nHow it looks:")
+		printFlags(fs, "read-only", "allow-other", "uid", "gid", "file-mode", "dir-mode", "cache-size", "stat-ttl")
+		fmt.Fprintln(out, "\nRunning:")
+		printFlags(fs, "foreground", "log-level", "log-file", "debug-fuse")
+	}
+	return fs
+}
+
+// printFlags prints the named flags in the order given, in the flag package's style.
+func printFlags(fs *flag.FlagSet, names ...string) {
+	for _, n := range names {
+		f := fs.Lookup(n)
+		name, use := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		use = strings.ReplaceAll(use, "\n", "\n    \t")
+		fmt.Fprintf(fs.Output(), "%s\n    \t%s", line, use)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(fs.Output(), " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(fs.Output())
+	}
+}
+
+// parseMountArgs reads the command line into a mountConfig.
+func parseMountArgs(args []string) (*mountConfig, error) {
+	c := &mountConfig{}
+	fs := newMountFlags(c)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return nil, fmt.Errorf("want BUCKET[/PREFIX] and MOUNTPOINT, got %d argument(s)", len(pos))
+	}
+	c.bucket, c.prefix, _ = strings.Cut(strings.TrimPrefix(pos[0], "s3://"), "/")
+	if c.bucket == "" {
+		return nil, fmt.Errorf("%q names no bucket", pos[0])
+	}
+	if c.prefix = strings.Trim(c.prefix, "/"); c.prefix != "" {
+		c.prefix += "/"
+	}
+	c.mountpoint = pos[1]
+	if c.statTTL < 0 {
+		return nil, fmt.Errorf("--stat-ttl must not be negative")
+	}
+	return c, nil
+}
