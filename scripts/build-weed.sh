@@ -17,7 +17,8 @@ fi
 
 mkdir -p "$cache"
 echo "building SeaweedFS $WEED_VERSION (once; about five minutes on two cores)..." >&2
-dir=$(go mod download -json "$WEED_MODULE@$WEED_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+# Run outside our module so the download cannot touch our go.mod or go.sum.
+dir=$(cd "$cache" && GOFLAGS= go mod download -json "$WEED_MODULE@$WEED_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
 if [ -z "$dir" ] || [ ! -d "$dir" ]; then
   echo "build-weed: could not download $WEED_MODULE@$WEED_VERSION from the Go module proxy" >&2
   exit 1

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what `make test` and `make demo` need and a fresh machine lacks:
+# fuse3 (fusermount3, for mounting as a non-root user), the Go modules, and the
+# SeaweedFS test server (built once, cached under $HOME/.cache/ssecfs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v fusermount3 >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing fuse3 (fusermount3)..." >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q fuse3 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q fuse3 >/dev/null; }
+  else
+    echo "fusermount3 is missing: install the fuse3 package (sudo apt-get install fuse3)" >&2
+    exit 1
+  fi
+fi
+if [ ! -e /dev/fuse ]; then
+  echo "/dev/fuse is missing: load the fuse kernel module (modprobe fuse), or give the container --device /dev/fuse" >&2
+  exit 1
+fi
+go mod download
+scripts/build-weed.sh >/dev/null
