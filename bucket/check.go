@@ -82,6 +82,9 @@ func (b *Bucket) explain(err error) error {
 	switch code := errorCode(err); {
 	case errors.As(err, &unknownCA), errors.As(err, &certErr), errors.As(err, &hostErr):
 		return fmt.Errorf("the TLS certificate of %s is not trusted (%v); if it is signed by your own CA, pass --ca-bundle FILE", where, tlsReason(err))
+	case strings.Contains(err.Error(), "get identity"):
+		// The SDK found no credentials anywhere in its chain; no request was sent.
+		return fmt.Errorf("no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or use --profile")
 	case errors.Is(err, errPlainHTTP):
 		return fmt.Errorf("%s: %w", where, errPlainHTTP)
 	case code == "NoSuchBucket" || statusCode(err) == 404:

@@ -58,8 +58,9 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The loader keeps its own HTTP client for credential providers (STS, SSO): giving
+	// it ours would make it fail whenever AWS_CA_BUNDLE is set. S3 gets ours below.
 	opts := []func(*config.LoadOptions) error{
-		config.WithHTTPClient(httpClient),
 		// S3-compatible servers often reject the SDK's default CRC trailers.
 		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
@@ -87,8 +88,8 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 		awsCfg.Region = "us-east-1"
 	}
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
-		// Set again here: the config loader may have swapped the client to apply
-		// AWS_CA_BUNDLE, which we already honour without dropping the system roots.
+		// Every S3 request goes through our client: https only, and AWS_CA_BUNDLE
+		// and --ca-bundle added to the system roots rather than replacing them.
 		o.HTTPClient = httpClient
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)

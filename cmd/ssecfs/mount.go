@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strings"
 	"syscall"
@@ -149,12 +150,18 @@ func checkMountpoint(dir string) error {
 }
 
 func explainMountError(dir string, err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "fusermount") && os.Geteuid() != 0 {
-		return fmt.Errorf("mounting %s needs fusermount3 for a non-root user: install it with apt-get install fuse3 (%v)", dir, err)
+	if os.Geteuid() != 0 {
+		if _, lerr := exec.LookPath("fusermount3"); lerr != nil {
+			return fmt.Errorf("mounting %s as a non-root user needs fusermount3: install it with apt-get install fuse3", dir)
+		}
+		// fusermount3 opens /dev/fuse with the caller's own rights.
+		if aerr := syscall.Access("/dev/fuse", 6 /* R_OK|W_OK */); aerr != nil {
+			return fmt.Errorf("mounting %s: /dev/fuse is not readable and writable by uid %d (%v); "+
+				"Debian's default is mode 0666: ask an administrator to run chmod 666 /dev/fuse", dir, os.Geteuid(), aerr)
+		}
 	}
-	if strings.Contains(msg, "/dev/fuse") || errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("mounting %s: FUSE is not available (%v): load the fuse module or give the container /dev/fuse", dir, err)
+	if _, serr := os.Stat("/dev/fuse"); serr != nil {
+		return fmt.Errorf("mounting %s: FUSE is not available (%v): load the fuse module or give the container /dev/fuse", dir, serr)
 	}
-	return fmt.Errorf("mounting %s: %w", dir, err)
+	return fmt.Errorf("mounting %s: %s", dir, strings.TrimSpace(err.Error()))
 }

@@ -1,0 +1,200 @@
+package integration
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ssecfs/ssecfs/bucket"
+	"github.com/ssecfs/ssecfs/cache"
+	"github.com/ssecfs/ssecfs/fs"
+	"github.com/ssecfs/ssecfs/keysrc"
+)
+
+// requestLog watches every request the mount sends. A data request (one that names an
+// object: GET, HEAD, PUT, POST, and copies) without the SSE-C key header is a leak of
+// the invariant "every data request is keyed".
+type requestLog struct {
+	mu      sync.Mutex
+	unkeyed []string
+	keyed   int
+	lists   int
+	heads   int
+	gets    int
+}
+
+func (l *requestLog) wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		l.note(req)
+		return next.RoundTrip(req)
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func (l *requestLog) note(req *http.Request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Path-style: /BUCKET or /BUCKET/KEY. Only requests that name an object carry data.
+	_, object, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+	if object == "" {
+		if req.URL.Query().Has("list-type") {
+			l.lists++
+		}
+		return
+	}
+	switch req.Method {
+	case http.MethodHead:
+		l.heads++
+	case http.MethodGet:
+		l.gets++
+	}
+	keyed := req.Header.Get("X-Amz-Server-Side-Encryption-Customer-Key") != "" &&
+		req.Header.Get("X-Amz-Server-Side-Encryption-Customer-Key-Md5") != ""
+	copySource := req.Header.Get("X-Amz-Copy-Source") != ""
+	if copySource && req.Header.Get("X-Amz-Copy-Source-Server-Side-Encryption-Customer-Key") == "" {
+		keyed = false
+	}
+	if keyed {
+		l.keyed++
+	} else {
+		l.unkeyed = append(l.unkeyed, req.Method+" "+req.URL.Path)
+	}
+}
+
+func (l *requestLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.unkeyed, l.keyed, l.lists, l.heads, l.gets = nil, 0, 0, 0, 0
+}
+
+func (l *requestLog) snapshot() (keyed, lists, heads, gets int, unkeyed []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.keyed, l.lists, l.heads, l.gets, append([]string(nil), l.unkeyed...)
+}
+
+// mountInProcess mounts the fixture's bucket inside the test process, the way the
+// binary does, with the transport wrapped by log.
+func (f *fixture) mountInProcess(keys *keysrc.Keyring, log *requestLog) string {
+	f.t.Helper()
+	for _, kv := range f.srv.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		f.t.Setenv(k, v)
+	}
+	ctx := context.Background()
+	store, err := bucket.Open(ctx, bucket.Config{
+		Bucket:        f.bucket,
+		Endpoint:      f.srv.Endpoint,
+		CABundle:      f.srv.CAFile,
+		Keyring:       keys,
+		WrapTransport: log.wrap,
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if err := store.Check(ctx, ""); err != nil {
+		f.t.Fatal(err)
+	}
+	mp := filepath.Join(f.dir, "inproc")
+	if err := os.Mkdir(mp, 0o755); err != nil {
+		f.t.Fatal(err)
+	}
+	tree := fs.New(store, cache.New(64<<20, 1<<20, time.Minute), fs.Options{})
+	server, err := fs.Mount(mp, tree, fs.MountOptions{FsName: "ssecfs-test"})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(func() {
+		if err := server.Unmount(); err != nil {
+			unmount(f.t, mp)
+		}
+	})
+	return mp
+}
+
+// Every request that touches object data carries the SSE-C headers, whatever the
+// workload: listing, stat, whole and ranged reads, a wrong-key object, a keyring.
+func TestEveryDataRequestIsKeyed(t *testing.T) {
+	f := newFixture(t)
+	other := newKey(t)
+	f.put("dir/a.txt", []byte("a\n"))
+	f.put("dir/sub/b.bin", randomBytes(3<<20+5, 5))
+	f.putMultipart("dir/multi", randomBytes(11<<20, 6), 5<<20)
+	f.putWith("dir/old-key", []byte("older\n"), &other, nil)
+	f.putWith("dir/third-key", []byte("third\n"), ptr(newKey(t)), nil)
+
+	keys, err := keysrc.NewKeyring(f.key, other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log requestLog
+	mp := f.mountInProcess(keys, &log)
+
+	for _, cmd := range [][]string{
+		{"ls", "-lR", mp},
+		{"find", mp, "-type", "f"},
+		{"cat", filepath.Join(mp, "dir/a.txt"), filepath.Join(mp, "dir/old-key")},
+		{"dd", "if=" + filepath.Join(mp, "dir/multi"), "of=/dev/null", "bs=1M", "skip=4", "count=3"},
+		{"sha256sum", filepath.Join(mp, "dir/sub/b.bin"), filepath.Join(mp, "dir/multi")},
+		{"stat", filepath.Join(mp, "dir/unlisted-name")},
+	} {
+		out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput()
+		if err != nil && cmd[0] != "stat" {
+			t.Errorf("%v: %v\n%s", cmd, err, out)
+		}
+	}
+	if _, err := os.ReadFile(filepath.Join(mp, "dir/third-key")); err == nil {
+		t.Errorf("read an object under a key the mount does not have")
+	}
+
+	keyed, lists, heads, gets, unkeyed := log.snapshot()
+	t.Logf("requests seen: %d keyed data requests (%d HEAD, %d GET), %d listings, %d unkeyed", keyed, heads, gets, lists, len(unkeyed))
+	if len(unkeyed) != 0 {
+		t.Errorf("%d data requests without SSE-C headers: %v", len(unkeyed), unkeyed)
+	}
+	if keyed == 0 || gets == 0 || heads == 0 || lists == 0 {
+		t.Errorf("the workload did not reach S3 as expected (keyed %d, GET %d, HEAD %d, list %d): the check proves nothing", keyed, gets, heads, lists)
+	}
+}
+
+// ls -l of a large directory sends list requests only: the attributes come from the
+// listing, never from a HEAD per entry.
+func TestListingSendsNoHeads(t *testing.T) {
+	f := newFixture(t)
+	const n = 1500
+	f.putMany("big/", n)
+	keys, _ := keysrc.NewKeyring(f.key)
+	var log requestLog
+	mp := f.mountInProcess(keys, &log)
+
+	if _, err := os.ReadDir(mp); err != nil { // lists the root, so "big" is known
+		t.Fatal(err)
+	}
+	log.reset()
+	out, err := exec.Command("ls", "-l", filepath.Join(mp, "big")).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(string(out), "\n"); got != n+1 {
+		t.Fatalf("ls -l printed %d lines, want %d", got, n+1)
+	}
+	_, lists, heads, gets, _ := log.snapshot()
+	t.Logf("ls -l of %d entries: %d list requests, %d HEAD, %d GET", n, lists, heads, gets)
+	if heads != 0 || gets != 0 {
+		t.Errorf("ls -l sent %d HEAD and %d GET requests; want none", heads, gets)
+	}
+	if want := (n + 999) / 1000; lists < want || lists > want+1 {
+		t.Errorf("ls -l sent %d list requests; want about %d", lists, want)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
