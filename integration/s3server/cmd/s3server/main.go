@@ -1,6 +1,6 @@
 // Command s3server runs a local SeaweedFS S3 server over TLS for `make demo` until SIGINT or SIGTERM.
 //
-//	s3server -dir DIR [-bucket NAME] [-env-file FILE]
+//	s3server -dir DIR [-bucket NAME] [-env-file FILE] [-seed KEYFILE]
 //
 // It starts the server with its data in DIR, creates the bucket, writes a shell-sourceable file of the variables a
 // client needs (AWS_ENDPOINT_URL, credentials, region, SSECFS_CA_BUNDLE, ...), prints "S3 server ready at URL" and
@@ -28,15 +28,20 @@ func main() {
 	dir := flag.String("dir", "", "data directory for the server (required; best empty)")
 	bucket := flag.String("bucket", "", "bucket to create (optional)")
 	envFile := flag.String("env-file", "", "write shell-sourceable environment variables for clients here (optional)")
+	seedKeys := flag.String("seed", "", "write a few demo objects into -bucket, SSE-C encrypted with the first key of this key file (optional)")
 	flag.Parse()
 	if *dir == "" || flag.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: s3server -dir DIR [-bucket NAME] [-env-file FILE]")
 		os.Exit(2)
 	}
-	os.Exit(run(*dir, *bucket, *envFile))
+	if *seedKeys != "" && *bucket == "" {
+		fmt.Fprintln(os.Stderr, "s3server: -seed needs -bucket")
+		os.Exit(2)
+	}
+	os.Exit(run(*dir, *bucket, *envFile, *seedKeys))
 }
 
-func run(dir, bucket, envFile string) int {
+func run(dir, bucket, envFile, seedKeys string) int {
 	// Catch signals before weed exists, so a Ctrl-C during startup still stops it.
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
@@ -79,6 +84,14 @@ func run(dir, bucket, envFile string) int {
 		cancel()
 		var owned *types.BucketAlreadyOwnedByYou
 		if err != nil && !errors.As(err, &owned) {
+			return fail(err)
+		}
+	}
+	if seedKeys != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := seed(ctx, s, bucket, seedKeys)
+		cancel()
+		if err != nil {
 			return fail(err)
 		}
 	}
