@@ -42,8 +42,10 @@ func (b *Bucket) ReadRange(ctx context.Context, object, etag string, off, length
 			}
 			defer out.Body.Close()
 			n, bodyErr = io.ReadFull(out.Body, buf)
-			if errors.Is(bodyErr, io.ErrUnexpectedEOF) || errors.Is(bodyErr, io.EOF) {
-				// The object ends inside the range: a short read is the answer.
+			// A short body is the answer only when the server said it would be short
+			// (the object ends inside the range); otherwise the connection broke.
+			if (errors.Is(bodyErr, io.ErrUnexpectedEOF) || errors.Is(bodyErr, io.EOF)) &&
+				out.ContentLength != nil && int64(n) == *out.ContentLength {
 				bodyErr = nil
 			}
 			return nil

@@ -47,8 +47,10 @@ func (s *dirStream) HasNext() bool {
 
 func (s *dirStream) Next() (fuse.DirEntry, syscall.Errno) {
 	if len(s.ready) == 0 {
+		// Report the failure once; the next HasNext asks for the same page again,
+		// so a transient error does not make the directory look short or empty.
 		errno := s.failed
-		s.failed, s.done = 0, true
+		s.failed = 0
 		return fuse.DirEntry{}, errno
 	}
 	e := s.ready[0]
@@ -63,7 +65,7 @@ func (s *dirStream) Close() {}
 // Seekdir supports rewinddir and the kernel re-reading from an offset: start over and
 // skip to it (the listing is not kept).
 func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	if off < s.pos {
+	if off < s.pos || off == 0 {
 		s.reset()
 	}
 	for s.pos < off && s.HasNext() {
