@@ -79,3 +79,6 @@ func (b *Bucket) PrefixExists(ctx context.Context, prefix string) (bool, error) 
 	}
 	return len(out.Contents) > 0 || len(out.CommonPrefixes) > 0, nil
 }
+
+// maxListPages bounds one listing: 10 million entries at 1,000 a page.
+const maxListPages = 10000

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,9 +32,11 @@ type Bucket struct {
 
 	// keyOf remembers which key opened which object (its index in keys, or plainObject),
 	// so a keyring of several keys costs one request per object, not one per key.
-	keyOf      *lru.Cache[string, int]
-	plainOnce  sync.Once
-	httpWarned sync.Once
+	keyOf     *lru.Cache[string, int]
+	plainOnce sync.Once
+	// partCopyUnsupported is set once the server answers UploadPartCopy with 501.
+	partCopyUnsupported atomic.Bool
+	httpWarned          sync.Once
 }
 
 // plainObject marks an object that is not SSE-C encrypted: it is read without a key.

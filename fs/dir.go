@@ -78,7 +78,7 @@ func (d *dirNode) fromListing(name string) (bucket.Entry, bool, bool) {
 // probe finds out what an unlisted name is: a keyed HEAD of the object and a one-key
 // listing of the prefix, side by side. A name that is both shows the directory.
 func (d *dirNode) probe(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	key := d.prefix + name
+	key := d.keyPrefix() + name
 	var (
 		wg      sync.WaitGroup
 		info    bucket.ObjectInfo
@@ -100,6 +100,8 @@ func (d *dirNode) probe(ctx context.Context, name string, out *fuse.EntryOut) (*
 			d.fsys.warnOnce(key, "object hidden: a directory of the same name is shown instead")
 		}
 		return d.childFromEntry(ctx, name, bucket.Entry{Key: key + "/", Dir: true}, out), 0
+	case headErr == nil && isSymlinkMode(parseMeta(info.Metadata).mode):
+		return d.symlinkChild(ctx, name, key, d.fsys.attrsFromHead(info), out), 0
 	case headErr == nil:
 		return d.fileChild(ctx, name, key, d.fsys.attrsFromHead(info), out), 0
 	case errors.Is(headErr, bucket.ErrNotFound) && dirErr == nil:
@@ -114,6 +116,16 @@ func (d *dirNode) childFromEntry(ctx context.Context, name string, e bucket.Entr
 	if e.Dir {
 		return d.dirChild(ctx, name, out)
 	}
+	// A listing cannot tell a link from a file; a link known as one stays one.
+	if ch := d.GetChild(name); ch != nil {
+		if l, ok := ch.Operations().(*symlinkNode); ok {
+			l.mu.Lock()
+			l.attrs.fill(&out.Attr)
+			l.mu.Unlock()
+			out.Mode = syscall.S_IFLNK | 0o777
+			return ch
+		}
+	}
 	return d.fileChild(ctx, name, e.Key, d.fsys.attrsFromListing(e), out)
 }
 
@@ -126,7 +138,7 @@ func (d *dirNode) dirChild(ctx context.Context, name string, out *fuse.EntryOut)
 			return ch
 		}
 	}
-	return d.NewInode(ctx, newDirNode(d.fsys, d.prefix+name+"/"), gofs.StableAttr{Mode: syscall.S_IFDIR})
+	return d.NewInode(ctx, newDirNode(d.fsys, d.keyPrefix()+name+"/"), gofs.StableAttr{Mode: syscall.S_IFDIR})
 }
 
 func (d *dirNode) fileChild(ctx context.Context, name, key string, a fileAttrs, out *fuse.EntryOut) *gofs.Inode {
@@ -139,6 +151,27 @@ func (d *dirNode) fileChild(ctx context.Context, name, key string, a fileAttrs, 
 	fn := &fileNode{fsys: d.fsys, key: key, attrs: a}
 	a.fill(&out.Attr)
 	return d.NewInode(ctx, fn, gofs.StableAttr{Mode: syscall.S_IFREG})
+}
+
+func (d *dirNode) symlinkChild(ctx context.Context, name, key string, a fileAttrs, out *fuse.EntryOut) *gofs.Inode {
+	a.fill(&out.Attr)
+	out.Mode = syscall.S_IFLNK | 0o777
+	if ch := d.GetChild(name); ch != nil {
+		if l, ok := ch.Operations().(*symlinkNode); ok {
+			l.mu.Lock()
+			l.attrs = a
+			l.mu.Unlock()
+			return ch
+		}
+	}
+	return d.NewInode(ctx, &symlinkNode{fsys: d.fsys, key: key, attrs: a}, gofs.StableAttr{Mode: syscall.S_IFLNK})
+}
+
+// keyPrefix is the directory's prefix; a rename of the directory changes it.
+func (d *dirNode) keyPrefix() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.prefix
 }
 
 // noteListed records one child seen by a listing in progress.

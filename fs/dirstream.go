@@ -14,8 +14,9 @@ import (
 // dirStream streams a listing to readdir one page at a time, so a huge directory
 // neither waits for its whole listing nor holds it in memory twice.
 type dirStream struct {
-	d   *dirNode
-	ctx context.Context
+	d      *dirNode
+	ctx    context.Context
+	prefix string
 
 	token   string
 	done    bool
@@ -27,7 +28,7 @@ type dirStream struct {
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
-	s := &dirStream{d: d, ctx: context.WithoutCancel(ctx)}
+	s := &dirStream{d: d, ctx: context.WithoutCancel(ctx), prefix: d.keyPrefix()}
 	s.reset()
 	return s, 0
 }
@@ -77,9 +78,9 @@ func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 }
 
 func (s *dirStream) fetch() {
-	entries, next, err := s.d.fsys.store.ListPage(s.ctx, s.d.prefix, s.token)
+	entries, next, err := s.d.fsys.store.ListPage(s.ctx, s.prefix, s.token)
 	if err != nil {
-		s.failed = s.d.fsys.errno("readdir", s.d.prefix, err)
+		s.failed = s.d.fsys.errno("readdir", s.prefix, err)
 		return
 	}
 	now := time.Now()
@@ -101,7 +102,7 @@ func (s *dirStream) fetch() {
 // names like "a-b" between them, so an object is held back until a key past "a/" shows
 // whether a directory of the same name hides it.
 func (s *dirStream) add(e bucket.Entry, now time.Time) {
-	name, _ := childName(s.d.prefix, e.Key)
+	name, _ := childName(s.prefix, e.Key)
 	if reason := badName(name); reason != "" {
 		s.d.fsys.warnOnce(e.Key, "skipping object: its name cannot be a file name", "reason", reason)
 		return
@@ -126,7 +127,7 @@ func (s *dirStream) add(e bucket.Entry, now time.Time) {
 }
 
 func (s *dirStream) emit(e bucket.Entry, now time.Time) {
-	name, dir := childName(s.d.prefix, e.Key)
+	name, dir := childName(s.prefix, e.Key)
 	mode := uint32(syscall.S_IFREG)
 	if dir {
 		mode = syscall.S_IFDIR

@@ -26,6 +26,7 @@ import (
 // common prefixes both count, as with S3's MaxKeys), the marker object of the prefix left
 // out, each page's entries in key order. The other methods are not used by listings.
 type fakeStore struct {
+	listOnly
 	mu       sync.Mutex
 	keys     []string
 	pageSize int

@@ -15,10 +15,15 @@ import (
 type fileNode struct {
 	gofs.Inode
 	fsys *FS
-	key  string
 
-	mu    sync.Mutex
-	attrs fileAttrs
+	mu       sync.Mutex
+	key      string
+	attrs    fileAttrs
+	content  *content // set while the file is open for writing or has unsaved changes
+	writers  int      // writable handles open
+	unlinked bool     // removed while open: nothing is saved any more
+
+	saveMu sync.Mutex // one save of this file at a time
 }
 
 var (
@@ -27,10 +32,14 @@ var (
 	_ gofs.NodeReader    = (*fileNode)(nil)
 )
 
-// openFile pins one open to the version of the object seen at open.
+// openFile is one open of a file. A read-only open pins its reads to the version of the
+// object seen at open; while the file has a shared content (someone writes it), reads go
+// through that instead, so every handle sees the writes.
 type openFile struct {
-	etag string
-	size int64
+	node     *fileNode
+	etag     string
+	size     int64
+	writable bool
 }
 
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -40,12 +49,16 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	return 0
 }
 
-// update takes newer attributes, but keeps those read from the object's metadata when
-// a listing (which has none) reports the same version.
+// update takes newer attributes, but keeps those read from the object's metadata (or
+// set here) when a listing, which has none, reports the same version; and keeps the
+// size of a file being written.
 func (n *fileNode) update(a fileAttrs, out *fuse.Attr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if !(n.attrs.fromHead && !a.fromHead && n.attrs.etag == a.etag) {
+	switch {
+	case n.content != nil:
+	case n.attrs.fromHead && !a.fromHead && n.attrs.etag == a.etag:
+	default:
 		n.attrs = a
 	}
 	n.attrs.fill(out)
@@ -54,16 +67,44 @@ func (n *fileNode) update(a fileAttrs, out *fuse.Attr) {
 // Open does a keyed HEAD: it finds the version to pin reads to, and refuses at once, with
 // EACCES, an object that no key of the keyring opens.
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
-	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
-		return nil, 0, syscall.EROFS
+	ctx = context.WithoutCancel(ctx)
+	writable := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if writable || flags&syscall.O_TRUNC != 0 {
+		if n.fsys.opts.ReadOnly {
+			return nil, 0, syscall.EROFS
+		}
+		c, err := n.openForWrite(ctx)
+		if err != nil {
+			return nil, 0, n.fsys.errno("open", n.key, err)
+		}
+		h := &openFile{node: n, writable: true}
+		if flags&syscall.O_TRUNC != 0 {
+			if err := c.truncate(0); err != nil {
+				n.Release(ctx, h)
+				return nil, 0, n.fsys.errno("open", n.key, err)
+			}
+			n.touch(c)
+		}
+		if !writable {
+			n.Release(ctx, h) // O_RDONLY|O_TRUNC: truncated, then read-only
+			return &openFile{node: n}, 0, n.sync(ctx)
+		}
+		return h, 0, 0
 	}
-	info, err := n.fsys.store.Head(context.WithoutCancel(ctx), n.key)
+	n.mu.Lock()
+	writing := n.content != nil
+	key := n.key
+	n.mu.Unlock()
+	if writing {
+		return &openFile{node: n}, 0, 0
+	}
+	info, err := n.fsys.store.Head(ctx, key)
 	if err != nil {
-		return nil, 0, n.fsys.errno("open", n.key, err)
+		return nil, 0, n.fsys.errno("open", key, err)
 	}
 	var ignored fuse.Attr
 	n.update(n.fsys.attrsFromHead(info), &ignored)
-	return &openFile{etag: info.ETag, size: info.Size}, 0, 0
+	return &openFile{node: n, etag: info.ETag, size: info.Size}, 0, 0
 }
 
 func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -74,9 +115,23 @@ func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	// Not tied to the kernel's request: pages are shared by every reader, and the
 	// cache bounds each fetch's time.
 	ctx = context.WithoutCancel(ctx)
-	got, err := n.fsys.pages.ReadAt(ctx, n.key, h.etag, h.size, dest, off, n.pageFetcher(h))
+	n.mu.Lock()
+	c, key := n.content, n.key
+	n.mu.Unlock()
+	var got int
+	var err error
+	if c != nil {
+		got, err = c.readAt(ctx, dest, off)
+	} else {
+		if h.etag == "" { // opened while the file was being written: read what was saved
+			n.mu.Lock()
+			h.etag, h.size = n.attrs.etag, n.attrs.size
+			n.mu.Unlock()
+		}
+		got, err = n.fsys.pages.ReadAt(ctx, key, h.etag, h.size, dest, off, n.pageFetcher(h))
+	}
 	if err != nil {
-		return nil, n.fsys.errno("read", n.key, err)
+		return nil, n.fsys.errno("read", key, err)
 	}
 	return fuse.ReadResultData(dest[:got]), 0
 }
@@ -84,11 +139,19 @@ func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 // pageFetcher makes the fetch of one page: a keyed ranged GET pinned to the open version.
 func (n *fileNode) pageFetcher(h *openFile) func(index int64) cache.FetchFunc {
 	pageSize := int64(n.fsys.pages.PageSize())
+	key := n.key
 	return func(index int64) cache.FetchFunc {
 		off := index * pageSize
 		length := min(pageSize, h.size-off)
 		return func(ctx context.Context) ([]byte, error) {
-			return n.fsys.store.ReadRange(ctx, n.key, h.etag, off, length)
+			return n.fsys.store.ReadRange(ctx, key, h.etag, off, length)
 		}
 	}
+}
+
+// metadata is the user metadata to store with the object, as s3fs and rclone do.
+func (n *fileNode) metadata() map[string]string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return encodeMeta(syscall.S_IFREG|n.attrs.perm, n.attrs.uid, n.attrs.gid, n.attrs.mtime)
 }

@@ -17,6 +17,9 @@ type FS struct {
 	opts    Options
 	log     *slog.Logger
 	started time.Time
+	budget  *writeBudget
+	// uploadSlots bounds the parts in flight over all files.
+	uploadSlots chan struct{}
 
 	warnedMu sync.Mutex
 	warned   map[string]bool // keys already warned about, so a re-listing does not repeat it
@@ -29,12 +32,14 @@ const maxWarned = 10000
 func New(store ObjectStore, pages *cache.PageCache, opts Options) *FS {
 	o := opts.withDefaults()
 	return &FS{
-		store:   store,
-		pages:   pages,
-		opts:    o,
-		log:     o.Logger,
-		started: time.Now(),
-		warned:  make(map[string]bool),
+		store:       store,
+		pages:       pages,
+		opts:        o,
+		log:         o.Logger,
+		started:     time.Now(),
+		budget:      newWriteBudget(o.WriteBuffer),
+		uploadSlots: make(chan struct{}, o.UploadConcurrency),
+		warned:      make(map[string]bool),
 	}
 }
 

@@ -1,8 +1,10 @@
 package fs
 
 import (
+	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -30,9 +32,7 @@ func parseMeta(m map[string]string) objectMeta {
 		g := uint32(v)
 		out.gid = &g
 	}
-	if v, err := strconv.ParseFloat(m["mtime"], 64); err == nil && v >= 0 && v < math.MaxInt64/1e9 {
-		sec, frac := math.Modf(v)
-		t := time.Unix(int64(sec), int64(frac*1e9))
+	if t, ok := parseMtime(m["mtime"]); ok {
 		out.mtime = &t
 	}
 	return out
@@ -44,4 +44,49 @@ func (m objectMeta) permissions(def uint32) uint32 {
 		return def
 	}
 	return m.mode & 0o7777
+}
+
+// encodeMeta writes attributes as s3fs (mode, uid, gid) and rclone (mtime with a
+// fraction) write them, so each tool reads what the others wrote.
+func encodeMeta(mode, uid, gid uint32, mtime time.Time) map[string]string {
+	return map[string]string{
+		"mode":  strconv.FormatUint(uint64(mode), 10),
+		"uid":   strconv.FormatUint(uint64(uid), 10),
+		"gid":   strconv.FormatUint(uint64(gid), 10),
+		"mtime": formatMtime(mtime),
+	}
+}
+
+// formatMtime writes decimal seconds with the nanoseconds as an exact fraction.
+func formatMtime(t time.Time) string {
+	sec, ns := t.Unix(), t.Nanosecond()
+	if ns == 0 {
+		return strconv.FormatInt(sec, 10)
+	}
+	return strings.TrimRight(fmt.Sprintf("%d.%09d", sec, ns), "0")
+}
+
+// parseMtime reads decimal seconds with an optional fraction exactly, to the nanosecond:
+// tools such as rsync compare mtimes that finely.
+func parseMtime(s string) (time.Time, bool) {
+	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
+	sec, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || sec < 0 || sec > math.MaxInt64/1_000_000_000 {
+		return time.Time{}, false
+	}
+	var ns int64
+	if frac != "" {
+		if len(frac) > 9 {
+			frac = frac[:9]
+		}
+		v, err := strconv.ParseUint(frac, 10, 32)
+		if err != nil {
+			return time.Time{}, false
+		}
+		ns = int64(v)
+		for i := len(frac); i < 9; i++ {
+			ns *= 10
+		}
+	}
+	return time.Unix(sec, ns), true
 }

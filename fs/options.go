@@ -16,6 +16,17 @@ type Options struct {
 	FileMode, DirMode uint32
 	// StatTTL is how long a listing answers lookups (and says what does not exist).
 	StatTTL time.Duration
+	// ReadOnly answers EROFS to every change.
+	ReadOnly bool
+	// PartSize is the multipart part size (a multiple of 1 MiB, at least 5 MiB).
+	PartSize int64
+	// UploadConcurrency is how many parts may be in flight at once, over all files.
+	UploadConcurrency int
+	// WriteBuffer bounds the memory of all files' unsaved pages together.
+	WriteBuffer int64
+	// OverwriteConcurrent turns off the conditional writes that keep concurrent
+	// writers on other machines from overwriting each other: last writer wins.
+	OverwriteConcurrent bool
 	// Logger receives warnings and errors; nil means slog.Default().
 	Logger *slog.Logger
 }
@@ -30,6 +41,15 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.StatTTL == 0 {
 		out.StatTTL = 60 * time.Second
+	}
+	if out.PartSize == 0 {
+		out.PartSize = 8 << 20
+	}
+	if out.UploadConcurrency == 0 {
+		out.UploadConcurrency = 4
+	}
+	if out.WriteBuffer == 0 {
+		out.WriteBuffer = 256 << 20
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()

@@ -15,13 +15,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// Every change answers EROFS (writes come with a later release), and the bucket is left
-// exactly as it was.
-func TestChangesAnswerEROFS(t *testing.T) {
+// With --read-only every change answers EROFS, and the bucket is left exactly as it was.
+func TestReadOnlyChangesAnswerEROFS(t *testing.T) {
 	f := newFixture(t)
 	f.put("file", []byte("original\n"))
 	f.put("dir/inside", []byte("inside\n"))
-	mp := f.mount()
+	mp := f.mount("--read-only")
 	p := func(s string) string { return filepath.Join(mp, s) }
 
 	for name, op := range map[string]func() error{

@@ -5,13 +5,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v fusermount3 >/dev/null 2>&1; then
+missing=""
+command -v fusermount3 >/dev/null 2>&1 || missing="$missing fuse3"
+# rsync and tar are tools the integration tests drive the mount with.
+command -v rsync >/dev/null 2>&1 || missing="$missing rsync"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    echo "installing fuse3 (fusermount3)..." >&2
+    echo "installing$missing..." >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y -q fuse3 >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q fuse3 >/dev/null; }
+    apt-get install -y -q $missing >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null; }
   else
-    echo "fusermount3 is missing: install the fuse3 package (sudo apt-get install fuse3)" >&2
+    echo "missing packages:$missing (sudo apt-get install$missing)" >&2
     exit 1
   fi
 fi

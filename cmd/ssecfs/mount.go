@@ -88,6 +88,12 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		DirMode:  uint32(c.dirMode),
 		StatTTL:  c.statTTL,
 		Logger:   logger,
+
+		ReadOnly:            c.readOnly,
+		PartSize:            int64(c.partSize),
+		UploadConcurrency:   c.uploadConcurrency,
+		WriteBuffer:         int64(c.writeBuffer),
+		OverwriteConcurrent: c.overwriteConcurrent,
 	})
 	server, err := fs.Mount(c.mountpoint, tree, fs.MountOptions{
 		FsName:     "ssecfs:" + c.bucket + "/" + c.prefix,

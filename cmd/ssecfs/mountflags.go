@@ -21,6 +21,9 @@ type mountConfig struct {
 	uid, gid                         uint
 	fileMode, dirMode                fileMode
 	cacheSize                        byteSize
+	partSize, writeBuffer            byteSize
+	uploadConcurrency                int
+	overwriteConcurrent              bool
 	statTTL                          time.Duration
 	logLevel, logFile                string
 	debugFuse                        bool
@@ -43,6 +46,7 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 	fs := flag.NewFlagSet("ssecfs mount", flag.ContinueOnError)
 	c.fileMode, c.dirMode = 0o644, 0o755
 	c.cacheSize = 256 << 20
+	c.partSize, c.writeBuffer = 8<<20, 256<<20
 	c.uid, c.gid = uint(os.Getuid()), uint(os.Getgid())
 
 	fs.StringVar(&c.keyFile, "key-file", "", "`FILE` of keys, one base64 key (32 bytes) per line; # comments allowed;\n"+
@@ -67,6 +71,12 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 	fs.Var(&c.fileMode, "file-mode", "permission `MODE` (octal) of files that carry no x-amz-meta-mode")
 	fs.Var(&c.dirMode, "dir-mode", "permission `MODE` (octal) of directories")
 	fs.Var(&c.cacheSize, "cache-size", "`SIZE` of the in-memory cache of decrypted pages (never on disk)")
+	fs.Var(&c.partSize, "part-size", "`SIZE` of multipart upload parts: a multiple of 1MiB, 5MiB to 5GiB")
+	fs.IntVar(&c.uploadConcurrency, "upload-concurrency", 4, "how many parts may upload at once, over all files (`N`)")
+	fs.Var(&c.writeBuffer, "write-buffer", "`SIZE` of memory for unsaved writes of all open files together; a writer\n"+
+		"that outruns the uploads waits. At least three parts.")
+	fs.BoolVar(&c.overwriteConcurrent, "overwrite-concurrent", false, "let the last writer win when another machine replaced a file\n"+
+		"since it was opened (default: keep both, saving ours as NAME.conflict-TIME)")
 	fs.DurationVar(&c.statTTL, "stat-ttl", 60*time.Second, "how long a directory listing answers lookups")
 
 	fs.BoolVar(&c.foreground, "foreground", false, "stay attached to the terminal and log to stderr")
@@ -84,6 +94,8 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 		fmt.Fprintln(out, "\nCredentials come from the standard AWS chain (environment, --profile, SSO, instance role).")
 		fmt.Fprintln(out, "\nHow it looks:")
 		printFlags(fs, "read-only", "allow-other", "uid", "gid", "file-mode", "dir-mode", "cache-size", "stat-ttl")
+		fmt.Fprintln(out, "\nWriting (data reaches S3 when a file is closed or fsync'd):")
+		printFlags(fs, "part-size", "upload-concurrency", "write-buffer", "overwrite-concurrent")
 		fmt.Fprintln(out, "\nRunning:")
 		printFlags(fs, "foreground", "log-level", "log-file", "debug-fuse")
 	}
@@ -130,6 +142,15 @@ func parseMountArgs(args []string) (*mountConfig, error) {
 	c.mountpoint = pos[1]
 	if c.statTTL < 0 {
 		return nil, fmt.Errorf("--stat-ttl must not be negative")
+	}
+	if c.partSize < 5<<20 || c.partSize > 5<<30 || c.partSize%(1<<20) != 0 {
+		return nil, fmt.Errorf("--part-size %v: want a multiple of 1MiB between 5MiB and 5GiB (S3's part limits)", &c.partSize)
+	}
+	if c.writeBuffer < 3*c.partSize {
+		return nil, fmt.Errorf("--write-buffer %v: want at least three parts (3 x --part-size = %v)", &c.writeBuffer, formatBytes(3*int64(c.partSize)))
+	}
+	if c.uploadConcurrency < 1 || c.uploadConcurrency > 64 {
+		return nil, fmt.Errorf("--upload-concurrency %d: want 1 to 64", c.uploadConcurrency)
 	}
 	return c, nil
 }

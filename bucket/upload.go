@@ -1,0 +1,204 @@
+package bucket
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Upload is a keyed multipart upload in progress. Nothing of it is visible until
+// Complete succeeds, so an upload that fails or is abandoned leaves the previous object
+// intact; Abort frees its parts. Parts may be sent concurrently.
+type Upload struct {
+	b        *Bucket
+	key, id  string
+	mu       sync.Mutex
+	parts    map[int32]string // part number -> ETag
+	finished bool
+}
+
+// StartUpload begins a multipart upload of key under the current key, with user metadata.
+func (b *Bucket) StartUpload(ctx context.Context, key string, meta map[string]string) (*Upload, error) {
+	ctx, cancel := b.withTimeout(ctx)
+	defer cancel()
+	h := b.current()
+	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:               aws.String(b.name),
+		Key:                  aws.String(key),
+		Metadata:             meta,
+		SSECustomerAlgorithm: h.Algorithm,
+		SSECustomerKey:       h.Key,
+		SSECustomerKeyMD5:    h.KeyMD5,
+	})
+	if err != nil {
+		return nil, b.writeError(opCreateMP, key, err)
+	}
+	return &Upload{b: b, key: key, id: aws.ToString(out.UploadId), parts: make(map[int32]string)}, nil
+}
+
+// Key is the object the upload will create.
+func (u *Upload) Key() string { return u.key }
+
+func (u *Upload) setPart(n int32, etag string) {
+	u.mu.Lock()
+	u.parts[n] = etag
+	u.mu.Unlock()
+}
+
+// PutPart uploads part n (1-based) with the current key.
+func (u *Upload) PutPart(ctx context.Context, n int32, body []byte) error {
+	ctx, cancel := u.b.withTimeout(ctx)
+	defer cancel()
+	h := u.b.current()
+	out, err := u.b.client.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket:               aws.String(u.b.name),
+		Key:                  aws.String(u.key),
+		UploadId:             aws.String(u.id),
+		PartNumber:           aws.Int32(n),
+		Body:                 bytes.NewReader(body),
+		ContentLength:        aws.Int64(int64(len(body))),
+		SSECustomerAlgorithm: h.Algorithm,
+		SSECustomerKey:       h.Key,
+		SSECustomerKeyMD5:    h.KeyMD5,
+	})
+	if err != nil {
+		return u.b.writeError(opPart, u.key, err)
+	}
+	u.setPart(n, aws.ToString(out.ETag))
+	return nil
+}
+
+// CopyPart makes part n from bytes [off, off+length) of version srcETag of src, copied
+// server-side with keyed UploadPartCopy: the source's key in the copy-source headers,
+// the current key for the new part. Servers that do not implement it for SSE-C sources
+// (501) get a keyed ranged GET and UploadPart instead.
+func (u *Upload) CopyPart(ctx context.Context, n int32, src, srcETag string, off, length int64) error {
+	if !u.b.partCopyUnsupported.Load() {
+		err := u.copyPart(ctx, n, src, srcETag, off, length)
+		if !isNotImplemented(err) {
+			return err
+		}
+		if !u.b.partCopyUnsupported.Swap(true) {
+			u.b.log.Info("the server does not copy SSE-C parts (UploadPartCopy: 501); copying through ssecfs instead",
+				"object", src)
+		}
+	}
+	data, err := u.b.ReadRange(ctx, src, srcETag, off, length)
+	if err != nil {
+		return err
+	}
+	if int64(len(data)) != length {
+		return &Error{Op: opPartCopy, Object: src, Kind: ErrChanged, Err: fmt.Errorf("source is shorter than expected")}
+	}
+	return u.PutPart(ctx, n, data)
+}
+
+func (u *Upload) copyPart(ctx context.Context, n int32, src, srcETag string, off, length int64) error {
+	dst := u.b.current()
+	return u.b.withKey(ctx, opPartCopy, src, func(ctx context.Context, h sseC) error {
+		out, err := u.b.client.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+			Bucket:                         aws.String(u.b.name),
+			Key:                            aws.String(u.key),
+			UploadId:                       aws.String(u.id),
+			PartNumber:                     aws.Int32(n),
+			CopySource:                     aws.String(copySource(u.b.name, src)),
+			CopySourceRange:                aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1)),
+			CopySourceIfMatch:              ifMatch(srcETag),
+			CopySourceSSECustomerAlgorithm: h.Algorithm,
+			CopySourceSSECustomerKey:       h.Key,
+			CopySourceSSECustomerKeyMD5:    h.KeyMD5,
+			SSECustomerAlgorithm:           dst.Algorithm,
+			SSECustomerKey:                 dst.Key,
+			SSECustomerKeyMD5:              dst.KeyMD5,
+		})
+		if err != nil {
+			return err
+		}
+		if out.CopyPartResult != nil {
+			u.setPart(n, aws.ToString(out.CopyPartResult.ETag))
+		}
+		return nil
+	})
+}
+
+// Complete makes the upload's object visible, atomically, if cond holds.
+func (u *Upload) Complete(ctx context.Context, cond Condition) (string, error) {
+	ctx, cancel := u.b.withTimeout(ctx)
+	defer cancel()
+	u.mu.Lock()
+	nums := make([]int32, 0, len(u.parts))
+	for n := range u.parts {
+		nums = append(nums, n)
+	}
+	slices.Sort(nums)
+	parts := make([]types.CompletedPart, len(nums))
+	for i, n := range nums {
+		parts[i] = types.CompletedPart{PartNumber: aws.Int32(n), ETag: aws.String(u.parts[n])}
+	}
+	u.mu.Unlock()
+	h := u.b.current()
+	out, err := u.b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket:               aws.String(u.b.name),
+		Key:                  aws.String(u.key),
+		UploadId:             aws.String(u.id),
+		MultipartUpload:      &types.CompletedMultipartUpload{Parts: parts},
+		IfMatch:              cond.ifMatch(),
+		IfNoneMatch:          cond.ifNoneMatch(),
+		SSECustomerAlgorithm: h.Algorithm,
+		SSECustomerKey:       h.Key,
+		SSECustomerKeyMD5:    h.KeyMD5,
+	})
+	if err != nil {
+		return "", u.b.writeError(opComplete, u.key, err)
+	}
+	u.mu.Lock()
+	u.finished = true
+	u.mu.Unlock()
+	u.b.remember(u.key, 0)
+	return aws.ToString(out.ETag), nil
+}
+
+// Abort frees the parts of an upload that will not be completed. It runs on a context of
+// its own: it is cleanup after a failure, and often the caller's context is what failed.
+func (u *Upload) Abort() error {
+	u.mu.Lock()
+	done := u.finished
+	u.finished = true
+	u.mu.Unlock()
+	if done {
+		return nil
+	}
+	ctx, cancel := u.b.withTimeout(context.Background())
+	defer cancel()
+	_, err := u.b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: aws.String(u.b.name), Key: aws.String(u.key), UploadId: aws.String(u.id),
+	})
+	if err != nil {
+		return &Error{Op: opAbort, Object: u.key, Kind: kindOf(err), Err: err}
+	}
+	return nil
+}
+
+// copySource is the x-amz-copy-source value: bucket and key, URL-escaped but for "/".
+func copySource(bucket, key string) string {
+	return url.PathEscape(bucket) + "/" + strings.ReplaceAll(url.PathEscape(key), "%2F", "/")
+}
+
+func ifMatch(etag string) *string {
+	if etag == "" {
+		return nil
+	}
+	return aws.String(etag)
+}
+
+func isNotImplemented(err error) bool {
+	return err != nil && (statusCode(err) == 501 || errorCode(err) == "NotImplemented")
+}

@@ -1,0 +1,73 @@
+package fs
+
+import (
+	"errors"
+	"sync"
+	"time"
+)
+
+// writeBudget bounds the memory that all files' unsaved pages may take together
+// (--write-buffer). A writer that outruns the uploads waits here rather than growing
+// memory.
+type writeBudget struct {
+	mu    sync.Mutex
+	freed *sync.Cond
+	free  int64
+	limit int64
+}
+
+// errNoBuffer is returned when a write waited too long for buffer space: every byte of
+// it is held by files that cannot upload before they are closed.
+var errNoBuffer = errors.New("write buffer full: other open files hold it all until they are closed (raise --write-buffer)")
+
+// budgetWait bounds how long one write waits for buffer space.
+const budgetWait = 2 * time.Minute
+
+func newWriteBudget(limit int64) *writeBudget {
+	b := &writeBudget{free: limit, limit: limit}
+	b.freed = sync.NewCond(&b.mu)
+	return b
+}
+
+// acquire takes n bytes, waiting (bounded) until they are free.
+func (b *writeBudget) acquire(n int64) error {
+	deadline := time.Now().Add(budgetWait)
+	timer := time.AfterFunc(budgetWait, func() {
+		b.mu.Lock()
+		b.freed.Broadcast()
+		b.mu.Unlock()
+	})
+	defer timer.Stop()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for b.free < n {
+		if time.Now().After(deadline) {
+			return errNoBuffer
+		}
+		b.freed.Wait()
+	}
+	b.free -= n
+	return nil
+}
+
+func (b *writeBudget) release(n int64) {
+	b.mu.Lock()
+	b.free += n
+	b.freed.Broadcast()
+	b.mu.Unlock()
+}
+
+// inUse is how many bytes are held, for tests and logs.
+func (b *writeBudget) inUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.limit - b.free
+}
+
+// acquireNow takes n bytes without waiting, going over the limit if it must: for the
+// few bytes a closing file needs to finish, which must not wait behind other writers.
+func (b *writeBudget) acquireNow(n int64) {
+	b.mu.Lock()
+	b.free -= n
+	b.mu.Unlock()
+}

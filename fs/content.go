@@ -1,0 +1,235 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// writePage is the unit of unsaved data in memory.
+const writePage = 1 << 20
+
+// errBehindStream answers a write into a range already streamed to S3: a sequential
+// upload cannot take it back before the file is closed.
+var errBehindStream = errors.New("write into a part of the file already uploaded while streaming; only writes past it are possible until close")
+
+// content is the shared view of a file being written: the object version it started
+// from (its base) and the pages written since. Every handle of the file reads through
+// it, so a read after a write sees the write. Pages live in memory only, within the
+// mount's write budget.
+type content struct {
+	fsys *FS
+	node *fileNode
+	key  string
+
+	mu       sync.Mutex
+	baseETag string // "" when there is no object yet
+	baseSize int64  // the base object's size
+	baseLen  int64  // bytes of the base still part of the file (truncation shortens it)
+	size     int64
+	pages    map[int64][]byte
+	dirty    bool
+	gen      uint64  // counts changes, so a save knows whether it saved the latest
+	stream   *stream // parts already on their way, for a file written sequentially
+}
+
+func newContent(n *fileNode, key, etag string, size int64) *content {
+	return &content{fsys: n.fsys, node: n, key: key, baseETag: etag, baseSize: size, baseLen: size, size: size, pages: make(map[int64][]byte)}
+}
+
+// readAt reads the file as it is now: written pages, else the base, else zeros.
+func (c *content) readAt(ctx context.Context, dst []byte, off int64) (int, error) {
+	c.mu.Lock()
+	if off >= c.size {
+		c.mu.Unlock()
+		return 0, nil
+	}
+	end := min(off+int64(len(dst)), c.size)
+	dst = dst[:end-off]
+	type span struct{ from, to int64 }
+	var fromBase []span
+	for pos := off; pos < end; {
+		idx := pos / writePage
+		pageEnd := min((idx+1)*writePage, end)
+		out := dst[pos-off : pageEnd-off]
+		if p, ok := c.pages[idx]; ok {
+			copy(out, p[pos-idx*writePage:])
+		} else if c.stream != nil && idx < c.stream.floor {
+			c.mu.Unlock()
+			return 0, errBehindStream
+		} else {
+			clear(out)
+			if pos < c.baseLen {
+				fromBase = append(fromBase, span{pos, min(pageEnd, c.baseLen)})
+			}
+		}
+		pos = pageEnd
+	}
+	etag, baseSize := c.baseETag, c.baseSize
+	c.mu.Unlock()
+	for _, s := range fromBase {
+		if err := c.readBase(ctx, etag, baseSize, dst[s.from-off:s.to-off], s.from); err != nil {
+			return 0, err
+		}
+	}
+	return len(dst), nil
+}
+
+func (c *content) readBase(ctx context.Context, etag string, size int64, dst []byte, off int64) error {
+	n := &fileNode{fsys: c.fsys, key: c.key}
+	_, err := c.fsys.pages.ReadAt(ctx, c.key, etag, size, dst, off, n.pageFetcher(&openFile{etag: etag, size: size}))
+	return err
+}
+
+// write puts data at off, allocating pages within the write budget. Pages that the write
+// covers only in part are first filled from the base, so they hold the whole truth.
+func (c *content) write(ctx context.Context, data []byte, off int64) error {
+	if len(data) == 0 {
+		return nil
+	}
+	end := off + int64(len(data))
+	first, last := off/writePage, (end-1)/writePage
+
+	c.mu.Lock()
+	var missing []int64
+	for idx := first; idx <= last; idx++ {
+		if _, ok := c.pages[idx]; ok {
+			continue
+		}
+		if c.stream != nil && idx < c.stream.floor {
+			c.mu.Unlock()
+			return errBehindStream
+		}
+		missing = append(missing, idx)
+	}
+	etag, baseSize, baseLen := c.baseETag, c.baseSize, c.baseLen
+	c.mu.Unlock()
+
+	// Allocate and fill outside the lock: waiting for budget or for the base must not
+	// stop readers and uploads of this file.
+	fresh := make(map[int64][]byte, len(missing))
+	for _, idx := range missing {
+		if err := c.fsys.budget.acquire(writePage); err != nil {
+			c.releasePages(fresh)
+			return err
+		}
+		p := make([]byte, writePage)
+		fresh[idx] = p
+		from, to := idx*writePage, min((idx+1)*writePage, baseLen)
+		if from < to && (off > from || end < to) {
+			if err := c.readBase(ctx, etag, baseSize, p[:to-from], from); err != nil {
+				c.releasePages(fresh)
+				return err
+			}
+		}
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for idx, p := range fresh {
+		if _, ok := c.pages[idx]; ok {
+			c.fsys.budget.release(writePage) // another writer got there first
+			continue
+		}
+		c.pages[idx] = p
+	}
+	for pos := off; pos < end; {
+		idx := pos / writePage
+		p, ok := c.pages[idx]
+		if !ok {
+			return errBehindStream // streamed away while we were allocating
+		}
+		n := copy(p[pos-idx*writePage:], data[pos-off:])
+		pos += int64(n)
+	}
+	c.size = max(c.size, end)
+	c.dirty = true
+	c.gen++
+	c.streamReadyParts()
+	return nil
+}
+
+// truncate sets the file's size. Bytes past a shrink read as zeros if the file grows
+// again, so the base is cut and the boundary page cleared beyond the new end.
+func (c *content) truncate(size int64) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stream != nil && size < c.stream.floor*writePage {
+		return errBehindStream
+	}
+	if size < c.size {
+		for idx, p := range c.pages {
+			switch start := idx * writePage; {
+			case start >= size:
+				delete(c.pages, idx)
+				c.fsys.budget.release(writePage)
+			case start+writePage > size:
+				clear(p[size-start:])
+			}
+		}
+		c.baseLen = min(c.baseLen, size)
+	}
+	if size != c.size {
+		c.size = size
+		c.dirty = true
+		c.gen++
+	}
+	return nil
+}
+
+func (c *content) releasePages(pages map[int64][]byte) {
+	for range pages {
+		c.fsys.budget.release(writePage)
+	}
+}
+
+// drop frees every page; the content is no longer used.
+func (c *content) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.releasePages(c.pages)
+	c.pages = make(map[int64][]byte)
+	if c.stream != nil {
+		c.stream.abandon()
+		c.stream = nil
+	}
+}
+
+// anyPage reports whether a page in [from, to) has been written.
+func (c *content) anyPage(from, to int64) bool {
+	for idx := from / writePage; idx*writePage < to; idx++ {
+		if _, ok := c.pages[idx]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshot says whether there is anything to save, and which change it would save.
+func (c *content) snapshot() (dirty bool, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dirty, c.gen
+}
+
+// saved makes the just-saved object the new base. If nothing changed while saving, the
+// pages are no longer needed: the object holds them.
+func (c *content) saved(etag string, size int64, gen uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.baseETag, c.baseSize, c.baseLen = etag, size, size
+	c.stream = nil
+	if c.gen == gen {
+		c.dirty = false
+		c.releasePages(c.pages)
+		c.pages = make(map[int64][]byte)
+	}
+}
+
+// markDirty makes a save necessary even if no byte changed (a new empty file).
+func (c *content) markDirty() {
+	c.mu.Lock()
+	c.dirty = true
+	c.gen++
+	c.mu.Unlock()
+}

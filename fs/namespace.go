@@ -1,0 +1,389 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ssecfs/ssecfs/bucket"
+)
+
+var (
+	_ gofs.NodeMkdirer   = (*dirNode)(nil)
+	_ gofs.NodeRmdirer   = (*dirNode)(nil)
+	_ gofs.NodeUnlinker  = (*dirNode)(nil)
+	_ gofs.NodeRenamer   = (*dirNode)(nil)
+	_ gofs.NodeSymlinker = (*dirNode)(nil)
+	_ gofs.NodeLinker    = (*dirNode)(nil)
+	_ gofs.NodeMknoder   = (*dirNode)(nil)
+)
+
+// owner is the caller of a request, who owns what it creates.
+func (d *dirNode) owner(ctx context.Context) (uid, gid uint32) {
+	if caller, ok := fuse.FromContext(ctx); ok && caller != nil {
+		return caller.Uid, caller.Gid
+	}
+	return d.fsys.opts.UID, d.fsys.opts.GID
+}
+
+// Mkdir writes a keyed zero-length marker "dir/", as s3fs and rclone do.
+func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.fsys.opts.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	if badName(name) != "" {
+		return nil, syscall.EINVAL
+	}
+	key := d.keyPrefix() + name + "/"
+	uid, gid := d.owner(ctx)
+	meta := encodeMeta(syscall.S_IFDIR|mode&0o7777, uid, gid, time.Now())
+	if _, err := d.fsys.store.Put(context.WithoutCancel(ctx), key, nil, meta, bucket.Condition{IfNoneMatch: true}); err != nil {
+		if errors.Is(err, bucket.ErrChanged) {
+			return nil, syscall.EEXIST
+		}
+		return nil, d.fsys.errno("mkdir", key, err)
+	}
+	d.noteListed(name, bucket.Entry{Key: key, Dir: true}, time.Now())
+	return d.dirChild(ctx, name, out), 0
+}
+
+// Rmdir removes an empty directory's marker.
+func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if d.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	ctx = context.WithoutCancel(ctx)
+	prefix := d.keyPrefix() + name + "/"
+	entries, _, err := d.fsys.store.ListPage(ctx, prefix, "")
+	if err != nil {
+		return d.fsys.errno("rmdir", prefix, err)
+	}
+	if len(entries) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	if err := d.fsys.store.Delete(ctx, prefix); err != nil {
+		return d.fsys.errno("rmdir", prefix, err)
+	}
+	d.forgetListed(name)
+	return 0
+}
+
+// Unlink deletes the object. A file still open is not saved again.
+func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	if d.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	key := d.keyPrefix() + name
+	if ch := d.GetChild(name); ch != nil {
+		if n, ok := ch.Operations().(*fileNode); ok {
+			n.mu.Lock()
+			n.unlinked = true
+			n.mu.Unlock()
+		}
+	}
+	if err := d.fsys.store.Delete(context.WithoutCancel(ctx), key); err != nil {
+		return d.fsys.errno("unlink", key, err)
+	}
+	d.forgetListed(name)
+	return 0
+}
+
+func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.fsys.opts.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	if badName(name) != "" {
+		return nil, syscall.EINVAL
+	}
+	key := d.keyPrefix() + name
+	uid, gid := d.owner(ctx)
+	now := time.Now()
+	meta := encodeMeta(syscall.S_IFLNK|0o777, uid, gid, now)
+	etag, err := d.fsys.store.Put(context.WithoutCancel(ctx), key, []byte(target), meta, bucket.Condition{IfNoneMatch: true})
+	if err != nil {
+		if errors.Is(err, bucket.ErrChanged) {
+			return nil, syscall.EEXIST
+		}
+		return nil, d.fsys.errno("symlink", key, err)
+	}
+	l := &symlinkNode{fsys: d.fsys, key: key, target: target,
+		attrs: fileAttrs{size: int64(len(target)), etag: etag, mtime: now, perm: 0o777, uid: uid, gid: gid, fromHead: true}}
+	l.attrs.fill(&out.Attr)
+	out.Mode = syscall.S_IFLNK | 0o777
+	d.noteListed(name, bucket.Entry{Key: key, Size: int64(len(target)), ETag: etag, LastModified: now}, now)
+	return d.NewInode(ctx, l, gofs.StableAttr{Mode: syscall.S_IFLNK}), 0
+}
+
+// Hard links have no counterpart in S3.
+func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.fsys.opts.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	return nil, syscall.EPERM
+}
+
+func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if d.fsys.opts.ReadOnly {
+		return nil, syscall.EROFS
+	}
+	return nil, syscall.EPERM
+}
+
+// Setattr on a directory keeps mode, owner and mtime in its marker's metadata (a bare
+// prefix gets a marker).
+func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if d.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	if d.keyPrefix() != "" {
+		mode, ok := in.GetMode()
+		if !ok {
+			mode = d.fsys.opts.DirMode
+		}
+		uid, gid := d.fsys.opts.UID, d.fsys.opts.GID
+		if v, ok := in.GetUID(); ok {
+			uid = v
+		}
+		if v, ok := in.GetGID(); ok {
+			gid = v
+		}
+		mtime, ok := in.GetMTime()
+		if !ok {
+			mtime = time.Now()
+		}
+		meta := encodeMeta(syscall.S_IFDIR|mode&0o7777, uid, gid, mtime)
+		if _, err := d.fsys.store.Put(context.WithoutCancel(ctx), d.keyPrefix(), nil, meta, bucket.Condition{}); err != nil {
+			return d.fsys.errno("setattr", d.keyPrefix(), err)
+		}
+	}
+	d.fsys.fillDir(&out.Attr)
+	return 0
+}
+
+// forgetListed drops a name from what the last listing said.
+func (d *dirNode) forgetListed(name string) {
+	d.mu.Lock()
+	delete(d.listed, name)
+	d.mu.Unlock()
+}
+
+// forgetListing drops the whole listing: the directory moved, and its keys with it.
+func (d *dirNode) forgetListing() {
+	d.mu.Lock()
+	d.listed = make(map[string]listedChild)
+	d.complete = time.Time{}
+	d.mu.Unlock()
+}
+
+// Rename moves an object with a keyed server-side copy and a delete. A directory moves
+// every object under its prefix: all are copied before any is deleted, so an
+// interruption leaves every object under at least one of the two names.
+func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if d.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	const renameExchange = 2 // RENAME_EXCHANGE
+	if flags&renameExchange != 0 {
+		return syscall.EINVAL
+	}
+	nd, ok := newParent.(*dirNode)
+	if !ok || badName(newName) != "" {
+		return syscall.EINVAL
+	}
+	ctx = context.WithoutCancel(ctx)
+	ch := d.GetChild(name)
+	if ch == nil {
+		return syscall.ENOENT
+	}
+	switch node := ch.Operations().(type) {
+	case *fileNode:
+		return d.renameFile(ctx, node, name, nd, newName)
+	case *symlinkNode:
+		return d.renameSymlink(ctx, node, name, nd, newName)
+	case *dirNode:
+		return d.renameDir(ctx, node, name, nd, newName)
+	}
+	return syscall.EINVAL
+}
+
+func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *dirNode, newName string) syscall.Errno {
+	if errno := n.sync(ctx); errno != 0 {
+		return errno
+	}
+	n.mu.Lock()
+	src, etag, size, mtime := n.key, n.attrs.etag, n.attrs.size, n.attrs.mtime
+	n.mu.Unlock()
+	dst := nd.prefix + newName
+	newETag, errno := d.moveObject(ctx, src, etag, size, dst)
+	if errno != 0 {
+		return errno
+	}
+	n.mu.Lock()
+	n.key = dst
+	n.attrs.etag = newETag
+	c := n.content
+	n.mu.Unlock()
+	if c != nil {
+		c.mu.Lock()
+		c.key, c.baseETag = dst, newETag
+		c.mu.Unlock()
+	}
+	d.forgetListed(name)
+	nd.noteListed(newName, bucket.Entry{Key: dst, Size: size, ETag: newETag, LastModified: mtime}, time.Now())
+	return 0
+}
+
+func (d *dirNode) renameSymlink(ctx context.Context, l *symlinkNode, name string, nd *dirNode, newName string) syscall.Errno {
+	l.mu.Lock()
+	src, etag, size := l.key, l.attrs.etag, l.attrs.size
+	l.mu.Unlock()
+	dst := nd.prefix + newName
+	newETag, errno := d.moveObject(ctx, src, etag, size, dst)
+	if errno != 0 {
+		return errno
+	}
+	l.mu.Lock()
+	l.key, l.attrs.etag = dst, newETag
+	l.mu.Unlock()
+	d.forgetListed(name)
+	nd.noteListed(newName, bucket.Entry{Key: dst, Size: size, ETag: newETag, LastModified: time.Now()}, time.Now())
+	return 0
+}
+
+// moveObject copies src to dst (metadata carried, re-encrypted under the current key)
+// and then deletes src.
+func (d *dirNode) moveObject(ctx context.Context, src, etag string, size int64, dst string) (string, syscall.Errno) {
+	if etag == "" {
+		info, err := d.fsys.store.Head(ctx, src)
+		if err != nil {
+			return "", d.fsys.errno("rename", src, err)
+		}
+		etag, size = info.ETag, info.Size
+	}
+	newETag, err := d.fsys.store.Copy(ctx, src, etag, size, dst, nil, bucket.Condition{})
+	if err != nil {
+		return "", d.fsys.errno("rename", src, err)
+	}
+	if err := d.fsys.store.Delete(ctx, src); err != nil {
+		d.fsys.log.Error("rename copied the object but could not delete the old name; both exist", "from", src, "to", dst, "err", err)
+		return "", syscall.EIO
+	}
+	return newETag, 0
+}
+
+func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *dirNode, newName string) syscall.Errno {
+	from, to := d.keyPrefix()+name+"/", nd.prefix+newName+"/"
+	if strings.HasPrefix(to, from) {
+		return syscall.EINVAL // into itself
+	}
+	if entries, _, err := d.fsys.store.ListPage(ctx, to, ""); err != nil {
+		return d.fsys.errno("rename", to, err)
+	} else if len(entries) > 0 {
+		return syscall.ENOTEMPTY
+	}
+	if errno := syncTree(ctx, &dn.Inode); errno != 0 {
+		return errno
+	}
+	var objects []bucket.Entry
+	if err := d.fsys.store.ListAll(ctx, from, func(page []bucket.Entry) error {
+		objects = append(objects, page...)
+		return nil
+	}); err != nil {
+		return d.fsys.errno("rename", from, err)
+	}
+	// Copy all, then delete all: an interruption never loses an object.
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		failed []string
+	)
+	for _, o := range objects {
+		d.fsys.uploadSlots <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-d.fsys.uploadSlots }()
+			dst := to + strings.TrimPrefix(o.Key, from)
+			if _, err := d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{}); err != nil {
+				d.fsys.log.Error("rename: copy failed", "from", o.Key, "to", dst, "err", err)
+				mu.Lock()
+				failed = append(failed, o.Key)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		d.fsys.log.Error("rename of a directory stopped before deleting anything: every object is still under the old name, some also under the new",
+			"from", from, "to", to, "failed", len(failed), "objects", len(objects))
+		return syscall.EIO
+	}
+	for _, o := range objects {
+		if err := d.fsys.store.Delete(ctx, o.Key); err != nil {
+			d.fsys.log.Error("rename: copied but could not delete the old name; it exists under both", "from", o.Key, "err", err)
+		}
+	}
+	if len(objects) == 0 {
+		// A directory with nothing in it exists only as the new marker.
+		if _, err := d.fsys.store.Put(ctx, to, nil, nil, bucket.Condition{}); err != nil {
+			return d.fsys.errno("rename", to, err)
+		}
+	}
+	retarget(&dn.Inode, from, to)
+	d.forgetListed(name)
+	nd.noteListed(newName, bucket.Entry{Key: to, Dir: true}, time.Now())
+	return 0
+}
+
+// syncTree saves every file with unsaved changes under a directory about to move.
+func syncTree(ctx context.Context, in *gofs.Inode) syscall.Errno {
+	for _, ch := range in.Children() {
+		switch node := ch.Operations().(type) {
+		case *fileNode:
+			if errno := node.sync(ctx); errno != 0 {
+				return errno
+			}
+		case *dirNode:
+			if errno := syncTree(ctx, ch); errno != 0 {
+				return errno
+			}
+		}
+	}
+	return 0
+}
+
+// retarget rewrites the keys of the nodes under a moved directory.
+func retarget(in *gofs.Inode, from, to string) {
+	switch node := in.Operations().(type) {
+	case *dirNode:
+		node.mu.Lock()
+		node.prefix = to + strings.TrimPrefix(node.prefix, from)
+		node.mu.Unlock()
+		node.forgetListing()
+	case *fileNode:
+		node.mu.Lock()
+		node.key = to + strings.TrimPrefix(node.key, from)
+		node.attrs.etag = "" // a copy has a new version; learned again on open
+		c := node.content
+		node.mu.Unlock()
+		if c != nil {
+			c.mu.Lock()
+			c.key = to + strings.TrimPrefix(c.key, from)
+			c.mu.Unlock()
+		}
+	case *symlinkNode:
+		node.mu.Lock()
+		node.key = to + strings.TrimPrefix(node.key, from)
+		node.attrs.etag = ""
+		node.mu.Unlock()
+	}
+	for _, ch := range in.Children() {
+		retarget(ch, from, to)
+	}
+}

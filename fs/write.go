@@ -1,0 +1,319 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ssecfs/ssecfs/bucket"
+)
+
+var (
+	_ gofs.NodeWriter    = (*fileNode)(nil)
+	_ gofs.NodeFlusher   = (*fileNode)(nil)
+	_ gofs.NodeFsyncer   = (*fileNode)(nil)
+	_ gofs.NodeReleaser  = (*fileNode)(nil)
+	_ gofs.NodeSetattrer = (*fileNode)(nil)
+	_ gofs.NodeCreater   = (*dirNode)(nil)
+)
+
+// openForWrite makes sure the file has a shared content, based on the object's current
+// version, and counts one more writer.
+func (n *fileNode) openForWrite(ctx context.Context) (*content, error) {
+	n.mu.Lock()
+	c := n.content
+	n.mu.Unlock()
+	if c == nil {
+		etag, size := "", int64(0)
+		info, err := n.fsys.store.Head(ctx, n.key)
+		switch {
+		case err == nil:
+			etag, size = info.ETag, info.Size
+			var ignored fuse.Attr
+			n.update(n.fsys.attrsFromHead(info), &ignored)
+		case !errors.Is(err, bucket.ErrNotFound):
+			return nil, err
+		}
+		n.mu.Lock()
+		if n.content == nil {
+			n.content = newContent(n, n.key, etag, size)
+		}
+		c = n.content
+		n.mu.Unlock()
+	}
+	n.mu.Lock()
+	n.writers++
+	n.mu.Unlock()
+	return c, nil
+}
+
+func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if d.fsys.opts.ReadOnly {
+		return nil, nil, 0, syscall.EROFS
+	}
+	if badName(name) != "" {
+		return nil, nil, 0, syscall.EINVAL
+	}
+	key := d.prefix + name
+	caller, _ := fuse.FromContext(ctx)
+	now := time.Now()
+	n := &fileNode{fsys: d.fsys, key: key, attrs: fileAttrs{mtime: now, perm: mode & 0o7777, uid: d.fsys.opts.UID, gid: d.fsys.opts.GID, fromHead: true}}
+	if caller != nil {
+		n.attrs.uid, n.attrs.gid = caller.Uid, caller.Gid
+	}
+	n.content = newContent(n, key, "", 0)
+	n.content.markDirty() // an empty new file is still a file to create
+	n.writers = 1
+	n.attrs.fill(&out.Attr)
+	inode := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG})
+	d.noteListed(name, bucket.Entry{Key: key, LastModified: now}, now)
+	return inode, &openFile{node: n, writable: true}, 0, 0
+}
+
+func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
+	h, ok := fh.(*openFile)
+	if !ok || !h.writable {
+		return 0, syscall.EBADF
+	}
+	n.mu.Lock()
+	c := n.content
+	n.mu.Unlock()
+	if err := c.write(context.WithoutCancel(ctx), data, off); err != nil {
+		return 0, n.fsys.errno("write", n.key, err)
+	}
+	n.touch(c)
+	return uint32(len(data)), 0
+}
+
+// touch records a change of content: a new size, and mtime now.
+func (n *fileNode) touch(c *content) {
+	c.mu.Lock()
+	size := c.size
+	c.mu.Unlock()
+	n.mu.Lock()
+	n.attrs.size = size
+	n.attrs.mtime = time.Now()
+	n.attrs.fromHead = true
+	n.mu.Unlock()
+}
+
+// Flush runs on every close. Unsaved changes are uploaded here, so that close reports
+// whether the data reached S3.
+func (n *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	if h, ok := fh.(*openFile); !ok || !h.writable {
+		return 0
+	}
+	return n.sync(context.WithoutCancel(ctx))
+}
+
+func (n *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
+	return n.sync(context.WithoutCancel(ctx))
+}
+
+// Release drops the file's pages once its last writer is gone and they are saved.
+func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
+	h, ok := fh.(*openFile)
+	if !ok || !h.writable {
+		return 0
+	}
+	n.mu.Lock()
+	n.writers--
+	c := n.content
+	last := n.writers == 0
+	n.mu.Unlock()
+	if !last || c == nil {
+		return 0
+	}
+	if dirty, _ := c.snapshot(); dirty {
+		// Flush failed and reported it; the kernel ignores what Release says. Keep
+		// nothing half-sent behind.
+		n.fsys.log.Error("closing with changes that were not saved", "object", n.key)
+	}
+	n.mu.Lock()
+	if n.writers == 0 && n.content == c {
+		n.content = nil
+	}
+	n.mu.Unlock()
+	c.drop()
+	return 0
+}
+
+// sync saves the content if it changed. When another writer replaced the object since
+// it was opened (412), the new content is saved beside it as NAME.conflict-<UTC time>,
+// and the caller is told EIO.
+func (n *fileNode) sync(ctx context.Context) syscall.Errno {
+	n.mu.Lock()
+	c, key, unlinked := n.content, n.key, n.unlinked
+	n.mu.Unlock()
+	if c == nil || unlinked {
+		return 0
+	}
+	n.saveMu.Lock()
+	defer n.saveMu.Unlock()
+	dirty, gen := c.snapshot()
+	if !dirty {
+		return 0
+	}
+	cond := n.writeCondition(c)
+	meta := n.metadata()
+	etag, size, err := c.save(ctx, key, meta, cond)
+	if errors.Is(err, bucket.ErrChanged) && cond != (bucket.Condition{}) {
+		return n.saveConflict(ctx, c, meta)
+	}
+	if err != nil {
+		return n.fsys.errno("save", key, err)
+	}
+	c.saved(etag, size, gen)
+	n.savedAs(etag, size)
+	return 0
+}
+
+// writeCondition makes a save fail if another writer got there first: replacing sends
+// If-Match with the version this file started from, creating sends If-None-Match.
+func (n *fileNode) writeCondition(c *content) bucket.Condition {
+	if n.fsys.opts.OverwriteConcurrent {
+		return bucket.Condition{}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.baseETag == "" {
+		return bucket.Condition{IfNoneMatch: true}
+	}
+	return bucket.Condition{IfMatch: c.baseETag}
+}
+
+func (n *fileNode) saveConflict(ctx context.Context, c *content, meta map[string]string) syscall.Errno {
+	conflict := n.key + ".conflict-" + time.Now().UTC().Format("20060102T150405.000Z")
+	_, _, err := c.save(ctx, conflict, meta, bucket.Condition{IfNoneMatch: true})
+	if err != nil {
+		n.fsys.log.Error("another writer replaced the object since it was opened, and this version could not be saved beside it",
+			"object", n.key, "err", err)
+		return syscall.EIO
+	}
+	n.fsys.log.Error("another writer replaced the object since it was opened; this version was saved beside it",
+		"object", n.key, "saved_as", conflict)
+	return syscall.EIO
+}
+
+// savedAs records the object just written, in the node and in its directory's listing,
+// so lookups and reads see it at once.
+func (n *fileNode) savedAs(etag string, size int64) {
+	n.mu.Lock()
+	n.attrs.etag, n.attrs.size, n.attrs.fromHead = etag, size, true
+	key, mtime := n.key, n.attrs.mtime
+	n.mu.Unlock()
+	if name, parent := n.Parent(); parent != nil {
+		if d, ok := parent.Operations().(*dirNode); ok {
+			d.noteListed(name, bucket.Entry{Key: key, Size: size, ETag: etag, LastModified: mtime}, time.Now())
+		}
+	}
+}
+
+func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	if n.fsys.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	ctx = context.WithoutCancel(ctx)
+	if size, ok := in.GetSize(); ok {
+		if errno := n.truncate(ctx, int64(size)); errno != 0 {
+			return errno
+		}
+	}
+	if changed := n.setMetaAttrs(in); changed {
+		if errno := n.persistMeta(ctx); errno != 0 {
+			return errno
+		}
+	}
+	n.mu.Lock()
+	n.attrs.fill(&out.Attr)
+	n.mu.Unlock()
+	return 0
+}
+
+// truncate changes the size; without an open writer it is saved at once.
+func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
+	c, err := n.openForWrite(ctx)
+	if err != nil {
+		return n.fsys.errno("truncate", n.key, err)
+	}
+	defer n.Release(ctx, &openFile{node: n, writable: true})
+	if err := c.truncate(size); err != nil {
+		return n.fsys.errno("truncate", n.key, err)
+	}
+	n.touch(c)
+	n.mu.Lock()
+	alone := n.writers == 1
+	n.mu.Unlock()
+	if alone {
+		return n.sync(ctx)
+	}
+	return 0
+}
+
+// setMetaAttrs applies mode, owner and mtime changes to the node; it reports whether
+// anything changed.
+func (n *fileNode) setMetaAttrs(in *fuse.SetAttrIn) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	changed := false
+	if mode, ok := in.GetMode(); ok {
+		n.attrs.perm, changed = mode&0o7777, true
+	}
+	if uid, ok := in.GetUID(); ok {
+		n.attrs.uid, changed = uid, true
+	}
+	if gid, ok := in.GetGID(); ok {
+		n.attrs.gid, changed = gid, true
+	}
+	if mtime, ok := in.GetMTime(); ok {
+		n.attrs.mtime, changed = mtime, true
+	}
+	if changed {
+		n.attrs.fromHead = true
+	}
+	return changed
+}
+
+// persistMeta saves attributes: with the content if it has unsaved changes, else by a
+// keyed self-copy that replaces the metadata.
+func (n *fileNode) persistMeta(ctx context.Context) syscall.Errno {
+	n.mu.Lock()
+	c := n.content
+	n.mu.Unlock()
+	if c != nil {
+		if dirty, _ := c.snapshot(); dirty {
+			return 0 // saved with the content at flush
+		}
+	}
+	n.mu.Lock()
+	key, etag, size := n.key, n.attrs.etag, n.attrs.size
+	n.mu.Unlock()
+	if etag == "" {
+		info, err := n.fsys.store.Head(ctx, key)
+		if err != nil {
+			return n.fsys.errno("setattr", key, err)
+		}
+		etag, size = info.ETag, info.Size
+	}
+	cond := bucket.Condition{IfMatch: etag}
+	if n.fsys.opts.OverwriteConcurrent {
+		cond = bucket.Condition{}
+	}
+	newETag, err := n.fsys.store.Copy(ctx, key, etag, size, key, n.metadata(), cond)
+	if err != nil {
+		return n.fsys.errno("setattr", key, err)
+	}
+	if c != nil {
+		c.mu.Lock()
+		if c.baseETag == etag {
+			c.baseETag = newETag
+		}
+		c.mu.Unlock()
+	}
+	n.savedAs(newETag, size)
+	return 0
+}
