@@ -14,11 +14,13 @@ type writeBudget struct {
 	freed *sync.Cond
 	free  int64
 	limit int64
+	// reclaim, if set, tries to free memory by spilling; it reports whether it did.
+	reclaim func() bool
 }
 
 // errNoBuffer is returned when a write waited too long for buffer space: every byte of
 // it is held by files that cannot upload before they are closed.
-var errNoBuffer = errors.New("write buffer full: other open files hold it all until they are closed (raise --write-buffer)")
+var errNoBuffer = errors.New("write buffer full and nothing could be spilled or uploaded in time (raise --write-buffer)")
 
 // budgetWait bounds how long one write waits for buffer space.
 const budgetWait = 2 * time.Minute
@@ -29,7 +31,8 @@ func newWriteBudget(limit int64) *writeBudget {
 	return b
 }
 
-// acquire takes n bytes, waiting (bounded) until they are free.
+// acquire takes n bytes. When they are not free it first has pages of some file sealed
+// into the encrypted spill file, then waits (bounded) for uploads to free memory.
 func (b *writeBudget) acquire(n int64) error {
 	deadline := time.Now().Add(budgetWait)
 	timer := time.AfterFunc(budgetWait, func() {
@@ -38,16 +41,27 @@ func (b *writeBudget) acquire(n int64) error {
 		b.mu.Unlock()
 	})
 	defer timer.Stop()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for b.free < n {
-		if time.Now().After(deadline) {
-			return errNoBuffer
+	for {
+		b.mu.Lock()
+		if b.free >= n {
+			b.free -= n
+			b.mu.Unlock()
+			return nil
 		}
-		b.freed.Wait()
+		b.mu.Unlock()
+		if b.reclaim != nil && b.reclaim() {
+			continue
+		}
+		b.mu.Lock()
+		if b.free < n {
+			if time.Now().After(deadline) {
+				b.mu.Unlock()
+				return errNoBuffer
+			}
+			b.freed.Wait()
+		}
+		b.mu.Unlock()
 	}
-	b.free -= n
-	return nil
 }
 
 func (b *writeBudget) release(n int64) {

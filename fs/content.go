@@ -28,13 +28,17 @@ type content struct {
 	baseLen  int64  // bytes of the base still part of the file (truncation shortens it)
 	size     int64
 	pages    map[int64][]byte
+	spilled  map[int64]int64 // pages sealed in the spill file: index -> slot
 	dirty    bool
 	gen      uint64  // counts changes, so a save knows whether it saved the latest
 	stream   *stream // parts already on their way, for a file written sequentially
 }
 
 func newContent(n *fileNode, key, etag string, size int64) *content {
-	return &content{fsys: n.fsys, node: n, key: key, baseETag: etag, baseSize: size, baseLen: size, size: size, pages: make(map[int64][]byte)}
+	c := &content{fsys: n.fsys, node: n, key: key, baseETag: etag, baseSize: size, baseLen: size, size: size,
+		pages: make(map[int64][]byte), spilled: make(map[int64]int64)}
+	n.fsys.register(c)
+	return c
 }
 
 // readAt reads the file as it is now: written pages, else the base, else zeros.
@@ -53,6 +57,13 @@ func (c *content) readAt(ctx context.Context, dst []byte, off int64) (int, error
 		pageEnd := min((idx+1)*writePage, end)
 		out := dst[pos-off : pageEnd-off]
 		if p, ok := c.pages[idx]; ok {
+			copy(out, p[pos-idx*writePage:])
+		} else if slot, ok := c.spilled[idx]; ok {
+			p := make([]byte, writePage)
+			if err := c.fsys.spill.get(slot, p); err != nil {
+				c.mu.Unlock()
+				return 0, err
+			}
 			copy(out, p[pos-idx*writePage:])
 		} else if c.stream != nil && idx < c.stream.floor {
 			c.mu.Unlock()
@@ -103,6 +114,12 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 		missing = append(missing, idx)
 	}
 	etag, baseSize, baseLen := c.baseETag, c.baseSize, c.baseLen
+	spilled := make(map[int64]int64)
+	for _, idx := range missing {
+		if slot, ok := c.spilled[idx]; ok {
+			spilled[idx] = slot
+		}
+	}
 	c.mu.Unlock()
 
 	// Allocate and fill outside the lock: waiting for budget or for the base must not
@@ -115,6 +132,13 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 		}
 		p := make([]byte, writePage)
 		fresh[idx] = p
+		if slot, ok := spilled[idx]; ok {
+			if err := c.fsys.spill.get(slot, p); err != nil {
+				c.releasePages(fresh)
+				return err
+			}
+			continue
+		}
 		from, to := idx*writePage, min((idx+1)*writePage, baseLen)
 		if from < to && (off > from || end < to) {
 			if err := c.readBase(ctx, etag, baseSize, p[:to-from], from); err != nil {
@@ -131,13 +155,24 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 			c.fsys.budget.release(writePage) // another writer got there first
 			continue
 		}
+		if slot, ok := c.spilled[idx]; ok {
+			if slot != spilled[idx] {
+				// Spilled again while we read it: read the newer copy.
+				if err := c.fsys.spill.get(slot, p); err != nil {
+					c.fsys.budget.release(writePage)
+					return err
+				}
+			}
+			delete(c.spilled, idx)
+			c.fsys.spill.release(slot)
+		}
 		c.pages[idx] = p
 	}
 	for pos := off; pos < end; {
 		idx := pos / writePage
-		p, ok := c.pages[idx]
-		if !ok {
-			return errBehindStream // streamed away while we were allocating
+		p, err := c.pageLocked(idx)
+		if err != nil {
+			return err
 		}
 		n := copy(p[pos-idx*writePage:], data[pos-off:])
 		pos += int64(n)
@@ -167,6 +202,24 @@ func (c *content) truncate(size int64) error {
 				clear(p[size-start:])
 			}
 		}
+		for idx, slot := range c.spilled {
+			switch start := idx * writePage; {
+			case start >= size:
+				delete(c.spilled, idx)
+				c.fsys.spill.release(slot)
+			case start+writePage > size:
+				// Bring the boundary page back to clear its tail.
+				p := make([]byte, writePage)
+				if err := c.fsys.spill.get(slot, p); err != nil {
+					return err
+				}
+				clear(p[size-start:])
+				c.fsys.budget.acquireNow(writePage)
+				c.pages[idx] = p
+				delete(c.spilled, idx)
+				c.fsys.spill.release(slot)
+			}
+		}
 		c.baseLen = min(c.baseLen, size)
 	}
 	if size != c.size {
@@ -183,22 +236,92 @@ func (c *content) releasePages(pages map[int64][]byte) {
 	}
 }
 
+func (c *content) releaseSpilled() {
+	for _, slot := range c.spilled {
+		c.fsys.spill.release(slot)
+	}
+	c.spilled = make(map[int64]int64)
+}
+
+// spillPages seals up to n of this file's pages into the spill file to free memory for
+// other writes, and returns how many it moved. A streaming file is skipped: its pages
+// leave memory by being uploaded.
+func (c *content) spillPages(n int) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stream != nil {
+		return 0, nil
+	}
+	moved := 0
+	for idx, p := range c.pages {
+		if moved == n {
+			break
+		}
+		slot, err := c.fsys.spill.put(p)
+		if err != nil {
+			return moved, err
+		}
+		c.spilled[idx] = slot
+		delete(c.pages, idx)
+		clear(p)
+		c.fsys.budget.release(writePage)
+		moved++
+	}
+	return moved, nil
+}
+
+// pageLocked returns page idx in memory, bringing it back from the spill file if it was
+// sealed there meanwhile. Called with c.mu held.
+func (c *content) pageLocked(idx int64) ([]byte, error) {
+	if p, ok := c.pages[idx]; ok {
+		return p, nil
+	}
+	slot, ok := c.spilled[idx]
+	if !ok {
+		return nil, errBehindStream // streamed away while we were allocating
+	}
+	p := make([]byte, writePage)
+	if err := c.fsys.spill.get(slot, p); err != nil {
+		return nil, err
+	}
+	c.fsys.budget.acquireNow(writePage)
+	delete(c.spilled, idx)
+	c.fsys.spill.release(slot)
+	c.pages[idx] = p
+	return p, nil
+}
+
+// memoryPages is how many pages the file holds in memory.
+func (c *content) memoryPages() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stream != nil {
+		return 0
+	}
+	return len(c.pages)
+}
+
 // drop frees every page; the content is no longer used.
 func (c *content) drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.releasePages(c.pages)
 	c.pages = make(map[int64][]byte)
+	c.releaseSpilled()
 	if c.stream != nil {
 		c.stream.abandon()
 		c.stream = nil
 	}
+	c.fsys.unregister(c)
 }
 
 // anyPage reports whether a page in [from, to) has been written.
 func (c *content) anyPage(from, to int64) bool {
 	for idx := from / writePage; idx*writePage < to; idx++ {
 		if _, ok := c.pages[idx]; ok {
+			return true
+		}
+		if _, ok := c.spilled[idx]; ok {
 			return true
 		}
 	}
@@ -223,6 +346,7 @@ func (c *content) saved(etag string, size int64, gen uint64) {
 		c.dirty = false
 		c.releasePages(c.pages)
 		c.pages = make(map[int64][]byte)
+		c.releaseSpilled()
 	}
 }
 

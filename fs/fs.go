@@ -20,6 +20,11 @@ type FS struct {
 	budget  *writeBudget
 	// uploadSlots bounds the parts in flight over all files.
 	uploadSlots chan struct{}
+	// open holds the files being written; spill takes their pages when memory is short.
+	open      contents
+	spillOnce sync.Once
+	spill     *spillFile
+	spillErr  error
 
 	warnedMu sync.Mutex
 	warned   map[string]bool // keys already warned about, so a re-listing does not repeat it
@@ -31,7 +36,7 @@ const maxWarned = 10000
 // New makes the tree over store, reading through pages.
 func New(store ObjectStore, pages *cache.PageCache, opts Options) *FS {
 	o := opts.withDefaults()
-	return &FS{
+	f := &FS{
 		store:       store,
 		pages:       pages,
 		opts:        o,
@@ -39,8 +44,11 @@ func New(store ObjectStore, pages *cache.PageCache, opts Options) *FS {
 		started:     time.Now(),
 		budget:      newWriteBudget(o.WriteBuffer),
 		uploadSlots: make(chan struct{}, o.UploadConcurrency),
+		open:        contents{set: make(map[*content]struct{})},
 		warned:      make(map[string]bool),
 	}
+	f.budget.reclaim = f.reclaim
+	return f
 }
 
 // Root is the node of the mounted prefix.

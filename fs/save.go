@@ -126,6 +126,13 @@ func (c *content) finishStream(ctx context.Context, s *stream, size int64, cond 
 			if !ok {
 				p = make([]byte, writePage) // a hole reads as zeros
 				c.fsys.budget.acquireNow(writePage)
+				if slot, spilled := c.spilled[idx]; spilled {
+					if err := c.fsys.spill.get(slot, p); err != nil {
+						s.fail(err)
+					}
+					delete(c.spilled, idx)
+					c.fsys.spill.release(slot)
+				}
 			}
 			delete(c.pages, idx)
 			pages = append(pages, p)

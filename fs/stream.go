@@ -44,9 +44,16 @@ func (c *content) streamReadyParts() {
 		}
 		part := make([][]byte, ppp)
 		for i := range ppp {
-			p, ok := c.pages[floor+i]
-			if !ok {
+			_, inMemory := c.pages[floor+i]
+			_, sealed := c.spilled[floor+i]
+			if !inMemory && !sealed {
 				return // a hole: the writer is not sequential here; wait
+			}
+		}
+		for i := range ppp {
+			p, err := c.pageLocked(floor + i)
+			if err != nil {
+				return // the part stays; it is sent at close
 			}
 			part[i] = p
 		}

@@ -196,6 +196,9 @@ func (n *fileNode) saveConflict(ctx context.Context, c *content, meta map[string
 	}
 	n.fsys.log.Error("another writer replaced the object since it was opened; this version was saved beside it",
 		"object", n.key, "saved_as", conflict)
+	c.mu.Lock()
+	c.dirty = false // saved, if not where it was meant to go
+	c.mu.Unlock()
 	return syscall.EIO
 }
 

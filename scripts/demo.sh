@@ -50,9 +50,10 @@ show cat mnt/hello.txt
 show head -3 mnt/data/squares.csv
 show sha256sum mnt/data/random-20MiB.bin
 show df -h mnt
-echo
-echo "\$ touch mnt/new-file    # writing through the mount comes in a later release"
-touch mnt/new-file 2>&1 || true
+show sh -c 'echo "written through the mount" > mnt/notes.txt'
+show mv mnt/notes.txt mnt/reports/notes.txt
+show cat mnt/reports/notes.txt
+show ls -l mnt/reports
 echo
 echo "Mounted at ./mnt. Try it from another shell; press Ctrl-C here to unmount and stop."
 while kill -0 "$server" 2>/dev/null && mountpoint -q "$mnt"; do sleep 1; done
