@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -176,15 +177,44 @@ func (u *Upload) Abort() error {
 	if done {
 		return nil
 	}
+	err := u.abort()
+	if err != nil {
+		// Often the abort fails for the reason the upload did (the server is down).
+		// Keep trying for a while, so no parts are left behind once it is back.
+		u.b.log.Warn("could not abort an unfinished upload; retrying in the background", "object", u.key, "err", err)
+		go u.abortLater()
+	}
+	return err
+}
+
+func (u *Upload) abort() error {
 	ctx, cancel := u.b.withTimeout(context.Background())
 	defer cancel()
 	_, err := u.b.client.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
 		Bucket: aws.String(u.b.name), Key: aws.String(u.key), UploadId: aws.String(u.id),
 	})
-	if err != nil {
+	if err != nil && statusCode(err) != 404 { // NoSuchUpload: already gone
 		return &Error{Op: opAbort, Object: u.key, Kind: kindOf(err), Err: err}
 	}
 	return nil
+}
+
+// abortRetries and abortInterval bound the background retries of a failed abort.
+const (
+	abortRetries  = 60
+	abortInterval = 5 * time.Second
+)
+
+func (u *Upload) abortLater() {
+	for range abortRetries {
+		time.Sleep(abortInterval)
+		if err := u.abort(); err == nil {
+			u.b.log.Info("aborted an unfinished upload", "object", u.key)
+			return
+		}
+	}
+	u.b.log.Error("gave up aborting an unfinished upload; its parts stay until a lifecycle rule removes them",
+		"object", u.key, "upload_id", u.id)
 }
 
 // copySource is the x-amz-copy-source value: bucket and key, URL-escaped but for "/".
