@@ -310,7 +310,15 @@ func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *d
 			defer wg.Done()
 			defer func() { <-d.fsys.uploadSlots }()
 			dst := to + strings.TrimPrefix(o.Key, from)
-			if _, err := d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{}); err != nil {
+			var err error
+			if strings.HasSuffix(o.Key, "/") && o.Size == 0 {
+				// A directory marker has no content to copy: write it anew (some
+				// servers refuse to copy keys ending in "/").
+				_, err = d.fsys.store.Put(ctx, dst, nil, nil, bucket.Condition{})
+			} else {
+				_, err = d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{})
+			}
+			if err != nil {
 				d.fsys.log.Error("rename: copy failed", "from", o.Key, "to", dst, "err", err)
 				mu.Lock()
 				failed = append(failed, o.Key)
