@@ -14,6 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
+// checkAttempts bounds the tries of the first request.
+const checkAttempts = 3
+
 // Check makes sure the mount can work before it is made: the endpoint answers over TLS
 // with a trusted certificate, the credentials are accepted, the bucket exists and can be
 // listed. Its errors are one line a user can act on. It also warns, without failing, when
@@ -25,6 +28,9 @@ func (b *Bucket) Check(ctx context.Context, prefix string) error {
 		Bucket:  aws.String(b.name),
 		Prefix:  aws.String(prefix),
 		MaxKeys: aws.Int32(2),
+	}, func(o *s3.Options) {
+		// A user waiting for mount wants the reason soon, not after every retry.
+		o.RetryMaxAttempts = checkAttempts
 	})
 	if err != nil {
 		return b.explain(err)

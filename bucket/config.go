@@ -26,7 +26,7 @@ type Config struct {
 	InsecureHTTP bool
 	// Keyring holds the keys: the first writes, all are tried on reads.
 	Keyring *keysrc.Keyring
-	// MaxAttempts bounds the tries of one request (first try included). Zero means 5.
+	// MaxAttempts bounds the tries of one request (first try included). Zero means 8.
 	MaxAttempts int
 	// RequestTimeout bounds one request, retries included. Zero means 2 minutes.
 	RequestTimeout time.Duration
@@ -40,7 +40,7 @@ func (c *Config) maxAttempts() int {
 	if c.MaxAttempts > 0 {
 		return c.MaxAttempts
 	}
-	return 5
+	return 8
 }
 
 func (c *Config) requestTimeout() time.Duration {

@@ -70,7 +70,7 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
 				o.MaxAttempts = cfg.maxAttempts()
-				o.MaxBackoff = 5 * time.Second
+				o.Backoff = backoff{}
 				// The default token bucket stops retrying after a burst of failures,
 				// which turns a short server hiccup into errors for every open file.
 				o.RateLimiter = ratelimit.None

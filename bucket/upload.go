@@ -1,7 +1,6 @@
 package bucket
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -56,16 +55,22 @@ func (u *Upload) setPart(n int32, etag string) {
 
 // PutPart uploads part n (1-based) with the current key.
 func (u *Upload) PutPart(ctx context.Context, n int32, body []byte) error {
+	return u.PutPartPages(ctx, n, [][]byte{body})
+}
+
+// PutPartPages uploads part n made of pages, in order, without joining them first.
+func (u *Upload) PutPartPages(ctx context.Context, n int32, pages [][]byte) error {
 	ctx, cancel := u.b.withTimeout(ctx)
 	defer cancel()
 	h := u.b.current()
+	body := newSlicesReader(pages)
 	out, err := u.b.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:               aws.String(u.b.name),
 		Key:                  aws.String(u.key),
 		UploadId:             aws.String(u.id),
 		PartNumber:           aws.Int32(n),
-		Body:                 bytes.NewReader(body),
-		ContentLength:        aws.Int64(int64(len(body))),
+		Body:                 body,
+		ContentLength:        aws.Int64(body.size),
 		SSECustomerAlgorithm: h.Algorithm,
 		SSECustomerKey:       h.Key,
 		SSECustomerKeyMD5:    h.KeyMD5,

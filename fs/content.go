@@ -102,6 +102,12 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 	first, last := off/writePage, (end-1)/writePage
 
 	c.mu.Lock()
+	if c.baseLen > 0 && c.baseSize <= c.fsys.opts.PartSize {
+		// A small file is sent whole at save: read all of its base now, while that
+		// version still exists. If another writer replaces it before close, the
+		// edited version can then still be saved beside theirs, whole.
+		first, last = 0, max(last, (c.baseLen-1)/writePage)
+	}
 	var missing []int64
 	for idx := first; idx <= last; idx++ {
 		if _, ok := c.pages[idx]; ok {
@@ -140,7 +146,7 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 			continue
 		}
 		from, to := idx*writePage, min((idx+1)*writePage, baseLen)
-		if from < to && (off > from || end < to) {
+		if from < to && (off > from || end < to || idx < off/writePage || idx > (end-1)/writePage) {
 			if err := c.readBase(ctx, etag, baseSize, p[:to-from], from); err != nil {
 				c.releasePages(fresh)
 				return err
@@ -167,6 +173,9 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 			c.fsys.spill.release(slot)
 		}
 		c.pages[idx] = p
+	}
+	if c.baseLen > 0 && c.baseSize <= c.fsys.opts.PartSize {
+		c.baseLen = 0 // all of the base is in the pages now
 	}
 	for pos := off; pos < end; {
 		idx := pos / writePage

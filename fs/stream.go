@@ -83,11 +83,7 @@ func (s *stream) send(n int32, pages [][]byte) {
 		defer func() { <-s.c.fsys.uploadSlots }()
 		up, err := s.upload()
 		if err == nil {
-			body := make([]byte, 0, len(pages)*writePage)
-			for _, p := range pages {
-				body = append(body, p...)
-			}
-			err = up.PutPart(context.Background(), n, body)
+			err = up.PutPartPages(context.Background(), n, pages)
 		}
 		if err != nil {
 			s.fail(err)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -53,6 +54,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	}
 	defer closeLog()
 	disableCoreDumps(logger)
+	limitMemory(c)
 
 	if err := checkMountpoint(c.mountpoint); err != nil {
 		return err
@@ -114,6 +116,13 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	server.Wait()
 	logger.Info("unmounted", "mountpoint", c.mountpoint)
 	return nil
+}
+
+// limitMemory tells the Go runtime what the flags allow, so it collects garbage harder
+// near that bound instead of letting the heap double past it: cache, write buffer,
+// parts in flight, and a small constant.
+func limitMemory(c *mountConfig) {
+	debug.SetMemoryLimit(int64(c.cacheSize) + int64(c.writeBuffer) + int64(c.uploadConcurrency)*int64(c.partSize) + 64<<20)
 }
 
 type unmounter interface{ Unmount() error }
