@@ -51,24 +51,6 @@ func nsTail(s string, n int) string {
 	return "...\n" + s[len(s)-n:]
 }
 
-// nsKeys lists every key under prefix (no delimiter), sorted.
-func nsKeys(t *testing.T, f *fixture, prefix string) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(f.s3, &s3.ListObjectsV2Input{Bucket: aws.String(f.bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("ListObjectsV2 %q: %v", prefix, err)
-		}
-		for _, o := range out.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // nsHead is a HeadObject, with the fixture's key or without any. The metadata's names
 // are lower-cased.
 func nsHead(f *fixture, key string, withKey bool) (map[string]string, error) {
@@ -275,7 +257,7 @@ func TestMkdirRmdir(t *testing.T) {
 		t.Fatalf("MkdirAll a/b/c: %v", err)
 	}
 	want := []string{"a/", "a/b/", "a/b/c/"}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, want) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, want) {
 		t.Fatalf("bucket holds %q after mkdir -p a/b/c; want the markers %q", got, want)
 	}
 	// SeaweedFS drops the user metadata of keys ending in "/"; the markers' mode is
@@ -311,7 +293,7 @@ func TestMkdirRmdir(t *testing.T) {
 	if err := syscall.Rmdir(p("a/b/c")); !errors.Is(err, syscall.ENOTEMPTY) {
 		t.Errorf("rmdir a/b/c holding a file: %v; want ENOTEMPTY", err)
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"a/", "a/b/", "a/b/c/", "a/b/c/file"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"a/", "a/b/", "a/b/c/", "a/b/c/file"}) {
 		t.Errorf("bucket after refused rmdirs: %q", got)
 	}
 	if err := os.Remove(p("a/b/c/file")); err != nil {
@@ -322,7 +304,7 @@ func TestMkdirRmdir(t *testing.T) {
 	if err := syscall.Rmdir(p("a/b/c")); err != nil {
 		t.Fatalf("rmdir of the empty a/b/c: %v", err)
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"a/", "a/b/"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"a/", "a/b/"}) {
 		t.Errorf("bucket after rmdir a/b/c holds %q; want a/ and a/b/", got)
 	}
 	if _, err := os.Stat(p("a/b/c")); !errors.Is(err, syscall.ENOENT) {
@@ -347,7 +329,7 @@ func TestMkdirRmdir(t *testing.T) {
 	if err := os.Mkdir(p("late"), 0o755); !errors.Is(err, syscall.EEXIST) {
 		t.Errorf("mkdir of late, made by another tool meanwhile: %v; want EEXIST", err)
 	}
-	if got := nsKeys(t, f, "late"); !slices.Equal(got, []string{"late/"}) {
+	if got := bucketKeys(t, f, "late"); !slices.Equal(got, []string{"late/"}) {
 		t.Errorf("after mkdir of an existing late: %q", got)
 	}
 
@@ -357,7 +339,7 @@ func TestMkdirRmdir(t *testing.T) {
 			t.Errorf("rmdir %s: %v", d, err)
 		}
 	}
-	if got := nsKeys(t, f, ""); len(got) != 0 {
+	if got := bucketKeys(t, f, ""); len(got) != 0 {
 		t.Errorf("bucket after removing every directory: %q; want empty", got)
 	}
 }
@@ -377,7 +359,7 @@ func TestUnlink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"byothers", "d/", "d/inner", "d/keep", "top"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"byothers", "d/", "d/inner", "d/keep", "top"}) {
 		t.Fatalf("bucket before rm: %q", got)
 	}
 	for _, name := range []string{"top", "d/inner", "byothers"} {
@@ -388,7 +370,7 @@ func TestUnlink(t *testing.T) {
 			t.Errorf("stat %s after rm: %v; want ENOENT", name, err)
 		}
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"d/", "d/keep"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"d/", "d/keep"}) {
 		t.Errorf("bucket after rm holds %q; want d/ and d/keep", got)
 	}
 	if names := readDirNames(t, mp); !mapsEqual(names, map[string]bool{"d": true}) {
@@ -430,7 +412,7 @@ func TestRenameFile(t *testing.T) {
 	if err := os.Rename(p("a.txt"), p("b.txt")); err != nil {
 		t.Fatalf("rename a.txt b.txt: %v", err)
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"b.txt", "d1/", "d2/"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"b.txt", "d1/", "d2/"}) {
 		t.Errorf("bucket after rename within a directory: %q", got)
 	}
 	if body := nsCheckKeyed(t, f, "b.txt"); !bytes.Equal(body, alpha) {
@@ -444,7 +426,7 @@ func TestRenameFile(t *testing.T) {
 	if err := os.Rename(p("b.txt"), p("d1/c.txt")); err != nil {
 		t.Fatalf("rename b.txt d1/c.txt: %v", err)
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"d1/", "d1/c.txt", "d2/"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"d1/", "d1/c.txt", "d2/"}) {
 		t.Errorf("bucket after rename across directories: %q", got)
 	}
 	if got, err := os.ReadFile(p("d1/c.txt")); err != nil || !bytes.Equal(got, alpha) {
@@ -461,7 +443,7 @@ func TestRenameFile(t *testing.T) {
 	if err := os.Rename(p("d1/c.txt"), p("d2/target")); err != nil {
 		t.Fatalf("rename d1/c.txt over d2/target: %v", err)
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"d1/", "d2/", "d2/target"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"d1/", "d2/", "d2/target"}) {
 		t.Errorf("bucket after rename over an existing file: %q; want d1/, d2/, d2/target", got)
 	}
 	if body := nsCheckKeyed(t, f, "d2/target"); !bytes.Equal(body, alpha) {
@@ -493,7 +475,7 @@ func TestRenameFile(t *testing.T) {
 	if body := nsCheckKeyed(t, f, "d1/moved"); string(body) != "s3cr3t\n" {
 		t.Errorf("d1/moved via the SDK: %q", body)
 	}
-	if got := nsKeys(t, f, "secret"); len(got) != 0 {
+	if got := bucketKeys(t, f, "secret"); len(got) != 0 {
 		t.Errorf("the old name is still in the bucket: %q", got)
 	}
 	fresh := nsMount(t, f)
@@ -549,7 +531,7 @@ func TestRenameDirectory(t *testing.T) {
 		if err := os.Rename(filepath.Join(mp, "empty"), filepath.Join(mp, "moved")); err != nil {
 			t.Errorf("mv empty moved: %v", err)
 		}
-		if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"moved/"}) {
+		if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"moved/"}) {
 			t.Errorf("bucket after mv empty moved: %q; want the marker moved/ only", got)
 		}
 		if st, err := os.Stat(filepath.Join(nsMount(t, f), "moved")); err != nil || !st.IsDir() {
@@ -572,7 +554,7 @@ func TestRenameDirectory(t *testing.T) {
 // back through this mount and a fresh one.
 func nsRenameTree(t *testing.T, f *fixture, mp string, files map[string][]byte, markers int, hasEmpty bool) {
 	t.Helper()
-	before := nsKeys(t, f, "tree/")
+	before := bucketKeys(t, f, "tree/")
 	if len(before) != len(files)+markers {
 		t.Fatalf("bucket holds %d keys under tree/ before the rename; want %d: %q", len(before), len(files)+markers, before)
 	}
@@ -580,14 +562,14 @@ func nsRenameTree(t *testing.T, f *fixture, mp string, files map[string][]byte, 
 		t.Fatalf("mv tree newtree: %v", err)
 	}
 
-	if left := nsKeys(t, f, "tree/"); len(left) != 0 {
+	if left := bucketKeys(t, f, "tree/"); len(left) != 0 {
 		t.Errorf("keys left under tree/ after the rename: %q", left)
 	}
 	var wantKeys []string
 	for _, k := range before {
 		wantKeys = append(wantKeys, "new"+k)
 	}
-	if got := nsKeys(t, f, "newtree/"); !slices.Equal(got, wantKeys) {
+	if got := bucketKeys(t, f, "newtree/"); !slices.Equal(got, wantKeys) {
 		t.Errorf("keys under newtree/: %q; want %q", got, wantKeys)
 	}
 	for name, data := range files {
@@ -758,7 +740,7 @@ func TestSymlinks(t *testing.T) {
 	if err := os.Link(p("dir/real.txt"), p("hard")); !errors.Is(err, syscall.EPERM) {
 		t.Errorf("ln (a hard link): %v; want EPERM", err)
 	}
-	if got := nsKeys(t, f, "hard"); len(got) != 0 {
+	if got := bucketKeys(t, f, "hard"); len(got) != 0 {
 		t.Errorf("a refused hard link left %q in the bucket", got)
 	}
 }
@@ -819,7 +801,7 @@ func TestRsyncTwice(t *testing.T) {
 		t.Errorf("dst/a/link via the SDK: %q; want the link's target", body)
 	}
 	var tmp []string
-	for _, k := range nsKeys(t, f, "dst/") {
+	for _, k := range bucketKeys(t, f, "dst/") {
 		if strings.Contains(nsBase(k), ".file") {
 			tmp = append(tmp, k)
 		}
@@ -947,7 +929,7 @@ func TestEditorRenameOver(t *testing.T) {
 	if body := nsCheckKeyed(t, f, "notes/doc.txt"); !bytes.Equal(body, newText) {
 		t.Errorf("doc.txt via the SDK after the save: %d bytes %.20q; want the new text", len(body), body)
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"notes/", "notes/doc.txt"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"notes/", "notes/doc.txt"}) {
 		t.Errorf("bucket after the save: %q; want notes/ and notes/doc.txt only", got)
 	}
 	if names := readDirNames(t, dir); !mapsEqual(names, map[string]bool{"doc.txt": false}) {
@@ -968,7 +950,7 @@ func TestEditorRenameOver(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(fresh, "doc.txt")); err != nil || !bytes.Equal(got, third) {
 		t.Errorf("doc.txt through the fresh mount after the second save: %q, %v", got, err)
 	}
-	if got := nsKeys(t, f, ""); !slices.Equal(got, []string{"notes/", "notes/doc.txt"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"notes/", "notes/doc.txt"}) {
 		t.Errorf("bucket after the second save: %q", got)
 	}
 }
@@ -1075,7 +1057,7 @@ func TestConcurrentWritersOfDifferentFiles(t *testing.T) {
 	for i := range n {
 		want = append(want, fmt.Sprintf("par/w%d", i))
 	}
-	if got := nsKeys(t, f, "par/"); !slices.Equal(got, append([]string{"par/"}, want...)) {
+	if got := bucketKeys(t, f, "par/"); !slices.Equal(got, append([]string{"par/"}, want...)) {
 		t.Errorf("bucket under par/: %q", got)
 	}
 	for i := range n {

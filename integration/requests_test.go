@@ -83,8 +83,8 @@ func (l *requestLog) snapshot() (keyed, lists, heads, gets int, unkeyed []string
 }
 
 // mountInProcess mounts the fixture's bucket inside the test process, the way the
-// binary does, with the transport wrapped by log.
-func (f *fixture) mountInProcess(keys *keysrc.Keyring, log *requestLog) string {
+// binary does (default fs options), with the transport wrapped by wrap.
+func (f *fixture) mountInProcess(keys *keysrc.Keyring, wrap func(http.RoundTripper) http.RoundTripper) string {
 	f.t.Helper()
 	for _, kv := range f.srv.Env() {
 		k, v, _ := strings.Cut(kv, "=")
@@ -96,7 +96,7 @@ func (f *fixture) mountInProcess(keys *keysrc.Keyring, log *requestLog) string {
 		Endpoint:      f.srv.Endpoint,
 		CABundle:      f.srv.CAFile,
 		Keyring:       keys,
-		WrapTransport: log.wrap,
+		WrapTransport: wrap,
 	})
 	if err != nil {
 		f.t.Fatal(err)
@@ -104,8 +104,8 @@ func (f *fixture) mountInProcess(keys *keysrc.Keyring, log *requestLog) string {
 	if err := store.Check(ctx, ""); err != nil {
 		f.t.Fatal(err)
 	}
-	mp := filepath.Join(f.dir, "inproc")
-	if err := os.Mkdir(mp, 0o755); err != nil {
+	mp, err := os.MkdirTemp(f.dir, "inproc")
+	if err != nil {
 		f.t.Fatal(err)
 	}
 	tree := fs.New(store, cache.New(64<<20, 1<<20, time.Minute), fs.Options{})
@@ -137,7 +137,7 @@ func TestEveryDataRequestIsKeyed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log requestLog
-	mp := f.mountInProcess(keys, &log)
+	mp := f.mountInProcess(keys, log.wrap)
 
 	for _, cmd := range [][]string{
 		{"ls", "-lR", mp},
@@ -174,7 +174,7 @@ func TestListingSendsNoHeads(t *testing.T) {
 	f.putMany("big/", n)
 	keys, _ := keysrc.NewKeyring(f.key)
 	var log requestLog
-	mp := f.mountInProcess(keys, &log)
+	mp := f.mountInProcess(keys, log.wrap)
 
 	if _, err := os.ReadDir(mp); err != nil { // lists the root, so "big" is known
 		t.Fatal(err)

@@ -25,9 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/ssecfs/ssecfs/bucket"
-	"github.com/ssecfs/ssecfs/cache"
-	"github.com/ssecfs/ssecfs/fs"
 	"github.com/ssecfs/ssecfs/integration/s3server"
 	"github.com/ssecfs/ssecfs/keysrc"
 )
@@ -490,7 +487,7 @@ func TestOverwriteConcurrentFlag(t *testing.T) {
 	}
 	wpCheckAll(t, f, mp, "new", newOurs)
 
-	if keys := append(wpKeys(t, f, "doc.conflict"), wpKeys(t, f, "new.conflict")...); len(keys) != 0 {
+	if keys := append(bucketKeys(t, f, "doc.conflict"), bucketKeys(t, f, "new.conflict")...); len(keys) != 0 {
 		t.Errorf("conflict objects with --overwrite-concurrent: %v; want none", keys)
 	}
 	if names := wpDirNames(t, mp); slices.ContainsFunc(names, func(s string) bool { return strings.Contains(s, ".conflict-") }) {
@@ -593,7 +590,7 @@ func TestEveryWriteRequestIsKeyed(t *testing.T) {
 		t.Fatal(err)
 	}
 	var log wpRequestLog
-	mp := wpMountInProcess(f, keys, &log)
+	mp := f.mountInProcess(keys, log.wrap)
 	p := func(s string) string { return filepath.Join(mp, s) }
 
 	small := []byte("a small file\n")
@@ -647,7 +644,7 @@ func TestEveryWriteRequestIsKeyed(t *testing.T) {
 	}
 
 	// What the workload left, seen with the SDK and through the mount.
-	if got := wpKeys(t, f, ""); !slices.Equal(got, []string{"d/", "d/small.txt", "edit.bin", "link"}) {
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"d/", "d/small.txt", "edit.bin", "link"}) {
 		t.Errorf("bucket holds %v; want [d/ d/small.txt edit.bin link]", got)
 	}
 	wpCheckAll(t, f, mp, "d/small.txt", small)
@@ -741,45 +738,6 @@ func (l *wpRequestLog) counts() wpCounts {
 	return c
 }
 
-// wpMountInProcess is mountInProcess with the writing workload's request log; the tree
-// gets the default write options (fs.Options{}), as mountInProcess gives it.
-func wpMountInProcess(f *fixture, keys *keysrc.Keyring, log *wpRequestLog) string {
-	f.t.Helper()
-	for _, kv := range f.srv.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		f.t.Setenv(k, v)
-	}
-	ctx := context.Background()
-	store, err := bucket.Open(ctx, bucket.Config{
-		Bucket:        f.bucket,
-		Endpoint:      f.srv.Endpoint,
-		CABundle:      f.srv.CAFile,
-		Keyring:       keys,
-		WrapTransport: log.wrap,
-	})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	if err := store.Check(ctx, ""); err != nil {
-		f.t.Fatal(err)
-	}
-	mp := filepath.Join(f.dir, "wp-inproc")
-	if err := os.Mkdir(mp, 0o755); err != nil {
-		f.t.Fatal(err)
-	}
-	tree := fs.New(store, cache.New(64<<20, 1<<20, time.Minute), fs.Options{})
-	server, err := fs.Mount(mp, tree, fs.MountOptions{FsName: "ssecfs-test"})
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() {
-		if err := server.Unmount(); err != nil {
-			unmount(f.t, mp)
-		}
-	})
-	return mp
-}
-
 // wpMountBinary is fixture.mount with another build of ssecfs.
 func wpMountBinary(f *fixture, bin string, extra ...string) string {
 	f.t.Helper()
@@ -833,7 +791,7 @@ func wpCheckConflict(t *testing.T, f *fixture, mp, name string, theirs, ours []b
 	if got, err := f.getObject(name); err != nil || !bytes.Equal(got, theirs) {
 		t.Errorf("%s in S3 after the conflict: %q, %v; want the other writer's %q", name, wpShort(got), err, theirs)
 	}
-	conflicts := wpKeys(t, f, name+".conflict-")
+	conflicts := bucketKeys(t, f, name+".conflict-")
 	if len(conflicts) != 1 {
 		t.Errorf("conflict objects of %s: %v; want exactly one", name, conflicts)
 		return
@@ -964,24 +922,6 @@ func wpMeta(h *s3.HeadObjectOutput) map[string]string {
 		return nil
 	}
 	return h.Metadata
-}
-
-// wpKeys lists the bucket's keys under prefix, sorted.
-func wpKeys(t *testing.T, f *fixture, prefix string) []string {
-	t.Helper()
-	var keys []string
-	p := s3.NewListObjectsV2Paginator(f.s3, &s3.ListObjectsV2Input{Bucket: aws.String(f.bucket), Prefix: aws.String(prefix)})
-	for p.HasMorePages() {
-		out, err := p.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("listing %q: %v", prefix, err)
-		}
-		for _, o := range out.Contents {
-			keys = append(keys, aws.ToString(o.Key))
-		}
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // wpUploads lists the multipart uploads of key still open in the bucket.
