@@ -50,7 +50,8 @@ show cat mnt/hello.txt
 show head -3 mnt/data/squares.csv
 show sha256sum mnt/data/random-20MiB.bin
 show df -h mnt
-show sh -c 'echo "written through the mount" > mnt/notes.txt'
+echo; echo '$ echo "written through the mount" > mnt/notes.txt'
+echo "written through the mount" > mnt/notes.txt
 show mv mnt/notes.txt mnt/reports/notes.txt
 show cat mnt/reports/notes.txt
 show ls -l mnt/reports
