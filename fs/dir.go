@@ -94,15 +94,19 @@ func (d *dirNode) probe(ctx context.Context, name string, out *fuse.EntryOut) (*
 	info, headErr = d.fsys.store.Head(ctx, key)
 	wg.Wait()
 
+	// What the probe found answers further lookups for StatTTL, like a listing.
+	now := time.Now()
 	switch {
 	case dirErr == nil && isDir:
 		if headErr == nil {
 			d.fsys.warnOnce(key, "object hidden: a directory of the same name is shown instead")
 		}
+		d.noteListed(name, bucket.Entry{Key: key + "/", Dir: true}, now)
 		return d.childFromEntry(ctx, name, bucket.Entry{Key: key + "/", Dir: true}, out), 0
 	case headErr == nil && isSymlinkMode(parseMeta(info.Metadata).mode):
 		return d.symlinkChild(ctx, name, key, d.fsys.attrsFromHead(info), out), 0
 	case headErr == nil:
+		d.noteListed(name, bucket.Entry{Key: key, Size: info.Size, ETag: info.ETag, LastModified: info.LastModified}, now)
 		return d.fileChild(ctx, name, key, d.fsys.attrsFromHead(info), out), 0
 	case errors.Is(headErr, bucket.ErrNotFound) && dirErr == nil:
 		return nil, syscall.ENOENT

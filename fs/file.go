@@ -22,6 +22,9 @@ type fileNode struct {
 	content  *content // set while the file is open for writing or has unsaved changes
 	writers  int      // writable handles open
 	unlinked bool     // removed while open: nothing is saved any more
+	// kernelETag is the version whose pages the kernel may hold in its page cache:
+	// an open that finds the same version keeps them (FOPEN_KEEP_CACHE).
+	kernelETag string
 
 	saveMu sync.Mutex // one save of this file at a time
 }
@@ -104,7 +107,16 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	var ignored fuse.Attr
 	n.update(n.fsys.attrsFromHead(info), &ignored)
-	return &openFile{node: n, etag: info.ETag, size: info.Size}, 0, 0
+	// The kernel keeps its cached pages of this file only while the object is the
+	// version they came from; a new version makes it drop them.
+	var fuseFlags uint32
+	n.mu.Lock()
+	if n.kernelETag == info.ETag {
+		fuseFlags = fuse.FOPEN_KEEP_CACHE
+	}
+	n.kernelETag = info.ETag
+	n.mu.Unlock()
+	return &openFile{node: n, etag: info.ETag, size: info.Size}, fuseFlags, 0
 }
 
 func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {

@@ -207,6 +207,8 @@ func (n *fileNode) saveConflict(ctx context.Context, c *content, meta map[string
 func (n *fileNode) savedAs(etag string, size int64) {
 	n.mu.Lock()
 	n.attrs.etag, n.attrs.size, n.attrs.fromHead = etag, size, true
+	// The kernel's pages hold what was written through it: that is this version.
+	n.kernelETag = etag
 	key, mtime := n.key, n.attrs.mtime
 	n.mu.Unlock()
 	if name, parent := n.Parent(); parent != nil {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -8,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/cache"
@@ -198,3 +201,58 @@ func TestListingSendsNoHeads(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// A file opened again while its object is unchanged keeps the kernel's page cache
+// (FOPEN_KEEP_CACHE): its pages are still resident after the new open. Once the object
+// changes, the open drops them and the new version is read.
+func TestKernelCacheKeptWhileUnchanged(t *testing.T) {
+	f := newFixture(t)
+	v1 := randomBytes(3<<20, 31)
+	f.put("doc", v1)
+	mp := f.mount()
+	path := filepath.Join(mp, "doc")
+
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, v1) {
+		t.Fatalf("first read: %d bytes, %v", len(got), err)
+	}
+	if resident, total := residentPages(t, path); resident != total {
+		t.Errorf("reopened unchanged: %d of %d pages still in the kernel's cache; want all", resident, total)
+	}
+
+	v2 := randomBytes(3<<20, 32)
+	f.put("doc", v2)
+	time.Sleep(1100 * time.Millisecond) // the kernel's attribute cache
+	if resident, total := residentPages(t, path); resident == total {
+		t.Errorf("reopened after the object changed: all %d pages still cached; want them dropped", total)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, v2) {
+		t.Errorf("after the object changed: %d bytes, equal to the new version %v, %v", len(got), bytes.Equal(got, v2), err)
+	}
+}
+
+// residentPages opens path and reports how many of its pages the kernel holds in its
+// page cache (mincore), without reading it.
+func residentPages(t *testing.T, path string) (resident, total int) {
+	t.Helper()
+	file, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	st, _ := file.Stat()
+	data, err := syscall.Mmap(int(file.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(data)
+	vec := make([]byte, (len(data)+os.Getpagesize()-1)/os.Getpagesize())
+	if _, _, errno := syscall.Syscall(syscall.SYS_MINCORE, uintptr(unsafe.Pointer(&data[0])), uintptr(len(data)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatal(errno)
+	}
+	for _, v := range vec {
+		if v&1 != 0 {
+			resident++
+		}
+	}
+	return resident, len(vec)
+}
