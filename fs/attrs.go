@@ -16,7 +16,8 @@ type fileAttrs struct {
 	mtime    time.Time
 	perm     uint32
 	uid, gid uint32
-	fromHead bool // perm, uid, gid and mtime came from the object's metadata
+	fromHead bool      // perm, uid, gid and mtime came from the object's metadata
+	headAt   time.Time // when a HEAD last said so; zero if not from a HEAD
 }
 
 // attrsFromListing uses what a listing says: size and LastModified, with the mount's
@@ -43,6 +44,7 @@ func (f *FS) attrsFromHead(info bucket.ObjectInfo) fileAttrs {
 		uid:      f.opts.UID,
 		gid:      f.opts.GID,
 		fromHead: true,
+		headAt:   time.Now(),
 	}
 	if m.uid != nil {
 		a.uid = *m.uid

@@ -16,6 +16,9 @@ type writeBudget struct {
 	limit int64
 	// reclaim, if set, tries to free memory by spilling; it reports whether it did.
 	reclaim func() bool
+	// spare holds cleared pages for reuse: written pages cycle through a fixed set of
+	// buffers instead of becoming garbage, so memory stays near the budget.
+	spare [][]byte
 }
 
 // errNoBuffer is returned when a write waited too long for buffer space: every byte of
@@ -83,5 +86,43 @@ func (b *writeBudget) inUse() int64 {
 func (b *writeBudget) acquireNow(n int64) {
 	b.mu.Lock()
 	b.free -= n
+	b.mu.Unlock()
+}
+
+// getPage takes a page's worth of budget (see acquire) and returns a zeroed page.
+func (b *writeBudget) getPage() ([]byte, error) {
+	if err := b.acquire(writePage); err != nil {
+		return nil, err
+	}
+	return b.takeSpare(), nil
+}
+
+// getPageNow is getPage without waiting (see acquireNow).
+func (b *writeBudget) getPageNow() []byte {
+	b.acquireNow(writePage)
+	return b.takeSpare()
+}
+
+func (b *writeBudget) takeSpare() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if n := len(b.spare); n > 0 {
+		p := b.spare[n-1]
+		b.spare = b.spare[:n-1]
+		return p
+	}
+	return make([]byte, writePage)
+}
+
+// putPage clears a page (it held plaintext), keeps it for reuse and returns its budget.
+func (b *writeBudget) putPage(p []byte) {
+	p = p[:cap(p)]
+	clear(p)
+	b.mu.Lock()
+	if int64(len(b.spare)+1)*writePage <= b.limit {
+		b.spare = append(b.spare, p)
+	}
+	b.free += writePage
+	b.freed.Broadcast()
 	b.mu.Unlock()
 }

@@ -132,11 +132,11 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 	// stop readers and uploads of this file.
 	fresh := make(map[int64][]byte, len(missing))
 	for _, idx := range missing {
-		if err := c.fsys.budget.acquire(writePage); err != nil {
+		p, err := c.fsys.budget.getPage()
+		if err != nil {
 			c.releasePages(fresh)
 			return err
 		}
-		p := make([]byte, writePage)
 		fresh[idx] = p
 		if slot, ok := spilled[idx]; ok {
 			if err := c.fsys.spill.get(slot, p); err != nil {
@@ -158,14 +158,14 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 	defer c.mu.Unlock()
 	for idx, p := range fresh {
 		if _, ok := c.pages[idx]; ok {
-			c.fsys.budget.release(writePage) // another writer got there first
+			c.fsys.budget.putPage(p) // another writer got there first
 			continue
 		}
 		if slot, ok := c.spilled[idx]; ok {
 			if slot != spilled[idx] {
 				// Spilled again while we read it: read the newer copy.
 				if err := c.fsys.spill.get(slot, p); err != nil {
-					c.fsys.budget.release(writePage)
+					c.fsys.budget.putPage(p)
 					return err
 				}
 			}
@@ -206,7 +206,7 @@ func (c *content) truncate(size int64) error {
 			switch start := idx * writePage; {
 			case start >= size:
 				delete(c.pages, idx)
-				c.fsys.budget.release(writePage)
+				c.fsys.budget.putPage(p)
 			case start+writePage > size:
 				clear(p[size-start:])
 			}
@@ -218,12 +218,12 @@ func (c *content) truncate(size int64) error {
 				c.fsys.spill.release(slot)
 			case start+writePage > size:
 				// Bring the boundary page back to clear its tail.
-				p := make([]byte, writePage)
+				p := c.fsys.budget.getPageNow()
 				if err := c.fsys.spill.get(slot, p); err != nil {
+					c.fsys.budget.putPage(p)
 					return err
 				}
 				clear(p[size-start:])
-				c.fsys.budget.acquireNow(writePage)
 				c.pages[idx] = p
 				delete(c.spilled, idx)
 				c.fsys.spill.release(slot)
@@ -240,8 +240,8 @@ func (c *content) truncate(size int64) error {
 }
 
 func (c *content) releasePages(pages map[int64][]byte) {
-	for range pages {
-		c.fsys.budget.release(writePage)
+	for _, p := range pages {
+		c.fsys.budget.putPage(p)
 	}
 }
 
@@ -272,8 +272,7 @@ func (c *content) spillPages(n int) (int, error) {
 		}
 		c.spilled[idx] = slot
 		delete(c.pages, idx)
-		clear(p)
-		c.fsys.budget.release(writePage)
+		c.fsys.budget.putPage(p)
 		moved++
 	}
 	return moved, nil
@@ -289,11 +288,11 @@ func (c *content) pageLocked(idx int64) ([]byte, error) {
 	if !ok {
 		return nil, errBehindStream // streamed away while we were allocating
 	}
-	p := make([]byte, writePage)
+	p := c.fsys.budget.getPageNow()
 	if err := c.fsys.spill.get(slot, p); err != nil {
+		c.fsys.budget.putPage(p)
 		return nil, err
 	}
-	c.fsys.budget.acquireNow(writePage)
 	delete(c.spilled, idx)
 	c.fsys.spill.release(slot)
 	c.pages[idx] = p

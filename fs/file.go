@@ -4,10 +4,12 @@ import (
 	"context"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/cache"
 )
 
@@ -101,12 +103,10 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if writing {
 		return &openFile{node: n}, 0, 0
 	}
-	info, err := n.fsys.store.Head(ctx, key)
+	info, err := n.head(ctx, key)
 	if err != nil {
 		return nil, 0, n.fsys.errno("open", key, err)
 	}
-	var ignored fuse.Attr
-	n.update(n.fsys.attrsFromHead(info), &ignored)
 	// The kernel keeps its cached pages of this file only while the object is the
 	// version they came from; a new version makes it drop them.
 	var fuseFlags uint32
@@ -159,6 +159,23 @@ func (n *fileNode) pageFetcher(h *openFile) func(index int64) cache.FetchFunc {
 			return n.fsys.store.ReadRange(ctx, key, h.etag, off, length)
 		}
 	}
+}
+
+// head learns the object's current version. A HEAD made within the kernel's own
+// attribute time (by the lookup just before this open, typically) is not repeated.
+func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, error) {
+	n.mu.Lock()
+	a := n.attrs
+	n.mu.Unlock()
+	if a.etag != "" && !a.headAt.IsZero() && time.Since(a.headAt) < kernelTTL {
+		return bucket.ObjectInfo{Key: key, Size: a.size, ETag: a.etag}, nil
+	}
+	info, err := n.fsys.store.Head(ctx, key)
+	if err == nil {
+		var ignored fuse.Attr
+		n.update(n.fsys.attrsFromHead(info), &ignored)
+	}
+	return info, err
 }
 
 // metadata is the user metadata to store with the object, as s3fs and rclone do.

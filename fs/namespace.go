@@ -50,7 +50,13 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 		return nil, d.fsys.errno("mkdir", key, err)
 	}
 	d.noteListed(name, bucket.Entry{Key: key, Dir: true}, time.Now())
-	return d.dirChild(ctx, name, out), 0
+	child := d.dirChild(ctx, name, out)
+	// The kernel looked the name up before asking: nothing was under it. So the new
+	// directory is known empty, and creating files in it needs no lookups of S3.
+	if nd, ok := child.Operations().(*dirNode); ok {
+		nd.listingDone(make(map[string]listedChild))
+	}
+	return child, 0
 }
 
 // Rmdir removes an empty directory's marker.

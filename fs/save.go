@@ -124,8 +124,7 @@ func (c *content) finishStream(ctx context.Context, s *stream, size int64, cond 
 		for idx := from / writePage; idx*writePage < to; idx++ {
 			p, ok := c.pages[idx]
 			if !ok {
-				p = make([]byte, writePage) // a hole reads as zeros
-				c.fsys.budget.acquireNow(writePage)
+				p = c.fsys.budget.getPageNow() // a hole reads as zeros
 				if slot, spilled := c.spilled[idx]; spilled {
 					if err := c.fsys.spill.get(slot, p); err != nil {
 						s.fail(err)

@@ -75,8 +75,8 @@ func (s *stream) send(n int32, pages [][]byte) {
 	go func() {
 		defer s.wg.Done()
 		defer func() {
-			for range pages {
-				s.c.fsys.budget.release(writePage)
+			for _, p := range pages {
+				s.c.fsys.budget.putPage(p)
 			}
 		}()
 		s.c.fsys.uploadSlots <- struct{}{}
