@@ -1,67 +1,172 @@
 package cache
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
+	"sync/atomic"
 )
 
-// call is one shared fetch of one page. Waiters block on done; val and err
-// are written once before done is closed and only read after, so the close
-// orders them and they need no lock.
-type call struct {
-	done chan struct{}
-	val  []byte
-	err  error
+var errNoFetch = errors.New("no fetch function")
 
-	// forgotten is set (under PageCache.mu) by Forget: the object changed while
-	// this fetch was running, so its result may be stale and must not be cached.
+// fetcher fetches pages [first, first+n) of one object version: n*pageSize bytes,
+// fewer only at the end of the object.
+type fetcher func(ctx context.Context, first, n int64) ([]byte, error)
+
+// source is what a read reads: one version of one object and how to fetch its pages.
+type source struct {
+	object, version string
+	size            int64 // bytes; -1 if unknown (Get): then a page is whatever its fetch returns
+	fetch           fetcher
+	maxRun          int64 // most pages one fetch may cover (1: FetchFunc, one page per call)
+	ranged          bool  // fetch is a RangeFunc: count it in RangeFetches
+}
+
+func (s *source) key(idx int64) PageKey {
+	return PageKey{Object: s.object, Version: s.version, Index: idx}
+}
+
+// flight is one shared fetch of a run of pages [first, first+n). It is registered in
+// PageCache.flights under each of its pages while it runs. Waiters block on done; buf
+// and err are written once before done is closed and only read after, so the close
+// orders them and they need no lock.
+//
+// Waiters copy from buf (not from the arena, where the pages may already have been
+// evicted). refs counts the runner and each waiting part; the last release zeroes buf,
+// so the fetched plaintext does not linger on the Go heap.
+type flight struct {
+	src      *source
+	first, n int64
+	raBytes  int64  // > 0 for read-ahead: bytes counted in PageCache.raInflight until it retires
+	onDone   func() // called when the fetch is done, before done is closed, without locks held
+
+	done chan struct{}
+	buf  []byte
+	err  error
+	refs atomic.Int32
+
+	// forgotten is set (under PageCache.mu) by Forget or Close: the object changed
+	// while this fetch was running, so its result may be stale and must not be cached.
 	forgotten bool
 }
 
-// startLocked registers a flight for key and starts its fetch. c.mu must be held.
+// startLocked registers a flight for pages [first, first+n) of src and starts its fetch;
+// onDone, if not nil, is called when it is done. raBytes > 0 makes it a read-ahead
+// fetch of that many bytes.
+// c.mu must be held and c not closed. The flight holds one reference, its runner's:
+// waiters add their own before c.mu is released.
 //
-// The fetch runs in its own goroutine, not in the goroutine of the Get that
-// missed first: that Get may be interrupted (its ctx done) and must be able to
+// The fetch runs in its own goroutine, not in the goroutine of the read that
+// missed first: that read may be interrupted (its ctx done) and must be able to
 // return at once while the others keep waiting for the same fetch.
-func (c *PageCache) startLocked(key PageKey, makeFetch func() FetchFunc) *call {
-	cl := &call{done: make(chan struct{})}
-	c.flights[key] = cl
+func (c *PageCache) startLocked(src *source, first, n, raBytes int64, onDone func()) *flight {
+	fl := &flight{src: src, first: first, n: n, raBytes: raBytes, onDone: onDone, done: make(chan struct{})}
+	fl.refs.Store(1)
+	c.raInflight += raBytes
+	for i := range n {
+		c.flights[src.key(first+i)] = fl
+	}
 	c.fetches.Add(1)
-	go c.run(key, cl, makeFetch)
-	return cl
+	if src.ranged {
+		c.rangeFetches.Add(1)
+	}
+	c.wg.Add(1)
+	go c.run(fl)
+	return fl
 }
 
-// run performs the fetch, stores a good result and wakes the waiters.
-func (c *PageCache) run(key PageKey, cl *call, makeFetch func() FetchFunc) {
-	val, err := c.fetch(key, makeFetch)
+// run performs the fetch, stores the good pages and wakes the waiters.
+func (c *PageCache) run(fl *flight) {
+	defer c.wg.Done()
+	buf, err := c.fetch(fl)
+	c.store(fl, buf, err)
+	c.fetchedBytes.Add(int64(len(buf)))
+	if fl.raBytes > 0 {
+		c.readAheadBytes.Add(int64(len(buf)))
+	}
+	fl.buf, fl.err = buf, err
+	// onDone (a Reader's read-ahead) runs before the waiters wake: the reader that
+	// was waiting for this block finds the next one already on its way.
+	if fl.onDone != nil {
+		fl.onDone()
+	}
+	close(fl.done)
+	fl.release()
+}
 
-	// Store and retire the flight in one critical section so that a Get that
-	// misses the LRU under mu is sure to find the flight instead, and vice versa.
+// reserved is a slot taken for page idx of a flight.
+type reserved struct {
+	slot int32
+	idx  int64
+	page []byte
+}
+
+// store copies the good pages of a finished fetch into the arena and retires the
+// flight. Slots are taken under c.mu, filled without it (a block is megabytes: other
+// readers must not wait for its copy), then published, and the flight retired, in
+// one critical section: a read that misses the cache under c.mu is sure to find the
+// flight instead, and vice versa.
+func (c *PageCache) store(fl *flight, buf []byte, err error) {
+	ps := int64(c.pageSize)
+	var res []reserved
 	c.mu.Lock()
-	if c.flights[key] == cl { // Forget may have retired us already
-		delete(c.flights, key)
+	if err == nil && !fl.forgotten && !c.closed { // errors are never cached: the next read retries
+		for i := range fl.n {
+			idx := fl.first + i
+			page := fl.pageOf(buf, idx, c.pageSize)
+			if fl.src.size >= 0 {
+				want := max(0, min(ps, fl.src.size-idx*ps))
+				if int64(len(page)) < want {
+					continue // short: the read that needs it reports the error
+				}
+				page = page[:want]
+			}
+			slot := c.reserveLocked()
+			if slot < 0 {
+				break // every page is pinned: the waiters have the bytes anyway
+			}
+			res = append(res, reserved{slot, idx, page})
+		}
 	}
-	if err == nil && !cl.forgotten {
-		c.storeLocked(key, val) // errors are never cached: the next Get retries
+	if len(res) > 0 {
+		c.mu.Unlock()
+		for _, r := range res {
+			c.fill(r.slot, r.page)
+		}
+		c.mu.Lock()
 	}
-	c.mu.Unlock()
-
-	cl.val, cl.err = val, err
-	close(cl.done)
+	defer c.mu.Unlock()
+	c.raInflight -= fl.raBytes
+	for i := range fl.n {
+		key := fl.src.key(fl.first + i)
+		if c.flights[key] == fl { // Forget may have retired us already
+			delete(c.flights, key)
+		}
+	}
+	for _, r := range res {
+		if fl.forgotten || c.closed { // while filling
+			c.freeLocked(r.slot)
+			continue
+		}
+		c.publishLocked(r.slot, fl.src.key(r.idx))
+	}
 }
 
-// fetch calls the page's FetchFunc with a context of its own, bounded by the
-// fetch timeout, and checks what it returns.
-func (c *PageCache) fetch(key PageKey, makeFetch func() FetchFunc) (page []byte, err error) {
-	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+// fetch calls the flight's fetcher with a context of its own, bounded by the fetch
+// timeout and cancelled by Close, and checks what it returns.
+func (c *PageCache) fetch(fl *flight) (buf []byte, err error) {
+	ctx, cancel := c.base, context.CancelFunc(func() {})
 	if c.fetchTimeout > 0 {
 		ctx, cancel = context.WithTimeout(ctx, c.fetchTimeout)
 	}
 	defer cancel()
 
-	// A panicking FetchFunc would otherwise kill the whole filesystem daemon
+	what := fmt.Sprintf("page %d", fl.first)
+	if fl.n > 1 {
+		what = fmt.Sprintf("pages %d-%d", fl.first, fl.first+fl.n-1)
+	}
+	// A panicking fetcher would otherwise kill the whole filesystem daemon
 	// (it runs in a goroutine nobody can recover in) or, if recovered
 	// elsewhere, leave every waiter blocked forever. Turn it into an error.
 	// The panic value is reported only if the runtime made it (index out of
@@ -72,45 +177,68 @@ func (c *PageCache) fetch(key PageKey, makeFetch func() FetchFunc) (page []byte,
 			if re, ok := r.(runtime.Error); ok {
 				detail = re.Error()
 			}
-			page, err = nil, fmt.Errorf("cache: fetch of page %d of %q panicked: %s", key.Index, key.Object, detail)
+			buf, err = nil, fmt.Errorf("cache: fetch of %s of %q panicked: %s", what, fl.src.object, detail)
 		}
 	}()
 
-	f := makeFetch()
-	if f == nil {
-		return nil, fmt.Errorf("cache: no fetch function for page %d of %q", key.Index, key.Object)
-	}
-	page, err = f(ctx)
+	buf, err = fl.src.fetch(ctx, fl.first, fl.n)
 	if err != nil {
-		return nil, fmt.Errorf("cache: fetch of page %d of %q: %w", key.Index, key.Object, err)
+		clear(buf) // handed over, and of no use
+		if errors.Is(err, errNoFetch) {
+			return nil, fmt.Errorf("cache: no fetch function for %s of %q", what, fl.src.object)
+		}
+		return nil, fmt.Errorf("cache: fetch of %s of %q: %w", what, fl.src.object, err)
 	}
 	// The byte bound of the cache is pages x pageSize, so a bigger page would
 	// break it. Name the page, never its content (it is plaintext).
-	if len(page) > c.pageSize {
-		return nil, fmt.Errorf("cache: fetch of page %d of %q returned %d bytes, more than the page size %d",
-			key.Index, key.Object, len(page), c.pageSize)
+	ps := int64(c.pageSize)
+	if fl.src.ranged {
+		want := min(fl.n*ps, fl.src.size-fl.first*ps)
+		if int64(len(buf)) > want {
+			clear(buf)
+			return nil, fmt.Errorf("cache: fetch of %s of %q returned %d bytes, more than the %d asked",
+				what, fl.src.object, len(buf), want)
+		}
+	} else if int64(len(buf)) > fl.n*ps {
+		clear(buf)
+		return nil, fmt.Errorf("cache: fetch of %s of %q returned %d bytes, more than the page size %d",
+			what, fl.src.object, len(buf), c.pageSize)
 	}
-	// A short slice of a big buffer would pin the whole buffer while being
-	// counted as len(page): copy it so memory really stays within the bound.
-	if cap(page) > c.pageSize {
-		page = bytes.Clone(page)
+	return buf, nil
+}
+
+// pageOf is page idx of the flight's bytes buf (shorter or empty if buf is).
+func (fl *flight) pageOf(buf []byte, idx int64, pageSize int) []byte {
+	lo := (idx - fl.first) * int64(pageSize)
+	if lo >= int64(len(buf)) {
+		return nil
 	}
-	return page, nil
+	return buf[lo:min(lo+int64(pageSize), int64(len(buf)))]
+}
+
+// page is page idx of the flight's result; call only after wait succeeded.
+func (fl *flight) page(idx int64, pageSize int) []byte { return fl.pageOf(fl.buf, idx, pageSize) }
+
+// release drops one reference; the last one zeroes the fetched bytes.
+func (fl *flight) release() {
+	if fl.refs.Add(-1) == 0 {
+		clear(fl.buf)
+	}
 }
 
 // wait blocks until the fetch is done or ctx is. A result that is already
 // there wins over a ctx that is also done: there is no point in failing a
 // read whose data is available.
-func (cl *call) wait(ctx context.Context) ([]byte, error) {
+func (fl *flight) wait(ctx context.Context) error {
 	select {
-	case <-cl.done:
-		return cl.val, cl.err
+	case <-fl.done:
+		return fl.err
 	default:
 	}
 	select {
-	case <-cl.done:
-		return cl.val, cl.err
+	case <-fl.done:
+		return fl.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 }

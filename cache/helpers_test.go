@@ -38,12 +38,33 @@ func fixed(b []byte, calls *int) FetchFunc {
 	}
 }
 
-// sumBytes recomputes the byte count from the LRU itself, to check the
-// incremental accounting.
+// sumBytes recomputes the byte count from the cached slots themselves, to
+// check the incremental accounting.
 func sumBytes(c *PageCache) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var n int64
-	for _, v := range c.lru.Values() {
-		n += int64(len(v))
+	for _, i := range c.index {
+		n += int64(c.slots[i].n)
 	}
 	return n
+}
+
+// accounting returns the byte count and what the cached slots hold, at one
+// instant (read-ahead may store pages at any time).
+func accounting(c *PageCache) (counted, held int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, i := range c.index {
+		held += int64(c.slots[i].n)
+	}
+	return c.bytes, held
+}
+
+// peek reports whether a page is cached, without touching the LRU order.
+func (c *PageCache) peek(key PageKey) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.index[key]
+	return ok
 }

@@ -4,104 +4,216 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
-	"sync/atomic"
 )
 
-// maxParallelFetches bounds the page fetches one ReadAt has in flight: enough
-// to hide S3 latency for a large read, few enough that one big read does not
-// flood the bucket (or the cache: each page is pinned until copied).
+// maxParallelFetches bounds the fetches one read has in flight: enough to hide S3
+// latency for a large read, few enough that one big read does not flood the bucket.
 const maxParallelFetches = 8
 
 // ReadAt copies object bytes [off, off+len(dst)) into dst using pages of PageSize, calling pageFetch(index) to make the
 // FetchFunc of a missing page; size is the object's size (reads are clipped to it). Returns bytes copied (short only at EOF)
-// and the first error. Pages of one ReadAt that are missing are fetched concurrently (at most 8 at once).
+// and the first error. Pages of one ReadAt that are missing are fetched concurrently (at most 8 at once), one FetchFunc
+// call per page; a Reader (NewReader) fetches adjacent missing pages with one ranged fetch, and reads ahead.
 //
 // Details: a read that is short because it reaches size returns a nil error (like a FUSE read, unlike io.ReaderAt),
 // and a read at or past size returns 0, nil. On error, n counts the bytes of dst before the first failed page, which
 // are valid, and the error is that of the lowest failed page. pageFetch is called only for pages that are actually
 // fetched, possibly from several goroutines at once, so it must be safe for concurrent use. A page shorter than the
-// object size implies is reported as an error wrapping io.ErrUnexpectedEOF and dropped from the cache.
+// object size implies is reported as an error wrapping io.ErrUnexpectedEOF and is not cached.
 func (c *PageCache) ReadAt(ctx context.Context, object, version string, size int64, dst []byte, off int64, pageFetch func(index int64) FetchFunc) (int, error) {
+	src := &source{object: object, version: version, size: size, maxRun: 1,
+		fetch: func(ctx context.Context, first, _ int64) ([]byte, error) {
+			f := pageFetch(first)
+			if f == nil {
+				return nil, errNoFetch
+			}
+			return f(ctx)
+		}}
+	return c.read(ctx, src, dst, off)
+}
+
+// part is one page of a read, as planned: cached (fl == nil, err == nil), being
+// fetched (fl, on which the read holds a reference), or not to be fetched (err).
+type part struct {
+	idx int64
+	fl  *flight
+	err error
+}
+
+// read copies bytes [off, off+len(dst)) of src into dst, clipped to src.size.
+//
+// It works in batches: under c.mu it plans the pages from the first not yet
+// copied, joining flights of pages being fetched and starting flights for runs of
+// missing pages (up to src.maxRun pages each, at most maxParallelFetches new ones
+// per batch), then copies the batch in order, each cached page under a pin and each
+// fetched page from its flight's bytes.
+func (c *PageCache) read(ctx context.Context, src *source, dst []byte, off int64) (int, error) {
 	if off < 0 {
-		return 0, fmt.Errorf("cache: read of %q at negative offset %d", object, off)
+		return 0, fmt.Errorf("cache: read of %q at negative offset %d", src.object, off)
 	}
-	if size < 0 {
-		return 0, fmt.Errorf("cache: read of %q with negative size %d", object, size)
+	if src.size < 0 {
+		return 0, fmt.Errorf("cache: read of %q with negative size %d", src.object, src.size)
 	}
-	if off >= size || len(dst) == 0 {
+	if off >= src.size || len(dst) == 0 {
 		return 0, nil
 	}
 	// end = min(off+len(dst), size), written so that it cannot overflow.
-	end := size
-	if int64(len(dst)) < size-off {
+	end := src.size
+	if int64(len(dst)) < src.size-off {
 		end = off + int64(len(dst))
 	}
 	ps := int64(c.pageSize)
 	first, last := off/ps, (end-1)/ps
 
-	copyPage := func(idx int64) error {
-		key := PageKey{Object: object, Version: version, Index: idx}
-		page, err := c.get(ctx, key, func() FetchFunc { return pageFetch(idx) })
+	for idx := first; idx <= last; {
+		parts, err := c.plan(ctx, src, idx, last)
 		if err != nil {
-			return err
+			return int(max(0, idx*ps-off)), err
 		}
-		pStart := idx * ps
-		lo, hi := max(off, pStart), end
-		if end-pStart > ps { // not pStart+ps < end: that could overflow near MaxInt64
-			hi = pStart + ps
-		}
-		if int64(len(page)) < hi-pStart {
-			// The page and the size disagree (size stale, or a bad fetch).
-			// Drop the page so that the error is not sticky, as errors are
-			// not cached either.
-			c.drop(key)
-			return fmt.Errorf("cache: page %d of %q has %d bytes, need %d for object size %d: %w",
-				idx, object, len(page), hi-pStart, size, io.ErrUnexpectedEOF)
-		}
-		copy(dst[lo-off:hi-off], page[lo-pStart:hi-pStart])
-		return nil
-	}
-
-	if first == last {
-		// The common case (a read inside one page) needs no goroutine.
-		if err := copyPage(first); err != nil {
-			return 0, err
-		}
-		return int(end - off), nil
-	}
-
-	// Workers take page indexes in ascending order, so the start of the read
-	// (which the caller needs first) is fetched first. Once a page has failed
-	// no worker takes a new index: the result is cut at the first failed page
-	// anyway. An index that was taken is always processed, so every page below
-	// the lowest failed one has been copied when the workers are done.
-	npages := last - first + 1
-	errs := make([]error, npages)
-	var next atomic.Int64
-	var failed atomic.Bool
-	var wg sync.WaitGroup
-	for range min(npages, maxParallelFetches) {
-		wg.Go(func() {
-			for !failed.Load() {
-				i := next.Add(1) - 1
-				if i >= npages {
-					return
-				}
-				if err := copyPage(first + i); err != nil {
-					errs[i] = err
-					failed.Store(true)
-				}
+		for i, p := range parts {
+			pStart := p.idx * ps
+			lo, hi := max(off, pStart), end
+			if end-pStart > ps { // not pStart+ps < end: that could overflow near MaxInt64
+				hi = pStart + ps
 			}
-		})
-	}
-	wg.Wait()
-
-	for i, err := range errs {
-		if err != nil {
-			n := max(int64(0), (first+int64(i))*ps-off)
-			return int(n), err
+			if err := c.copyPart(ctx, src, p, dst[lo-off:hi-off], lo-pStart, hi-pStart); err != nil {
+				for _, q := range parts[i+1:] {
+					if q.fl != nil {
+						q.fl.release()
+					}
+				}
+				return int(max(0, pStart-off)), err
+			}
 		}
+		idx = parts[len(parts)-1].idx + 1
 	}
 	return int(end - off), nil
+}
+
+// plan classifies pages [from, last] of src, from the first on, until it has started
+// maxParallelFetches fetches (or met a page it cannot fetch because ctx is done). It
+// returns at least one part.
+func (c *PageCache) plan(ctx context.Context, src *source, from, last int64) ([]part, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	var parts []part
+	started := 0
+	for idx := from; idx <= last; {
+		key := src.key(idx)
+		if _, ok := c.index[key]; ok {
+			parts = append(parts, part{idx: idx})
+			idx++
+			continue
+		}
+		c.misses.Add(1)
+		if fl := c.flights[key]; fl != nil {
+			fl.refs.Add(1)
+			parts = append(parts, part{idx: idx, fl: fl})
+			idx++
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			// Only this read wants the page and it has given up: don't spend a GET on it.
+			return append(parts, part{idx: idx, err: err}), nil
+		}
+		if started == maxParallelFetches {
+			c.misses.Add(-1) // counted again by the next batch
+			break
+		}
+		n := int64(1)
+		for n < src.maxRun && idx+n <= last && c.missingLocked(src.key(idx+n)) {
+			n++
+		}
+		c.misses.Add(n - 1)
+		fl := c.startLocked(src, idx, n, 0, nil)
+		fl.refs.Add(int32(n))
+		for i := range n {
+			parts = append(parts, part{idx: idx + i, fl: fl})
+		}
+		started++
+		idx += n
+	}
+	return parts, nil
+}
+
+// missingLocked reports whether a page is neither cached nor being fetched.
+func (c *PageCache) missingLocked(key PageKey) bool {
+	if _, ok := c.index[key]; ok {
+		return false
+	}
+	_, ok := c.flights[key]
+	return !ok
+}
+
+// copyPart copies bytes [lo, hi) of page p.idx into dst, and releases the read's
+// reference on p's flight, if any.
+func (c *PageCache) copyPart(ctx context.Context, src *source, p part, dst []byte, lo, hi int64) error {
+	switch {
+	case p.err != nil:
+		return p.err
+	case p.fl != nil:
+		return c.copyFlight(ctx, src, p.fl, p.idx, dst, lo, hi)
+	}
+	key := src.key(p.idx)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrClosed
+	}
+	i, ok := c.index[key]
+	if !ok {
+		// Evicted or forgotten since plan: fetch it (or join whoever does).
+		c.misses.Add(1)
+		fl := c.flights[key]
+		if fl == nil {
+			if err := ctx.Err(); err != nil {
+				c.mu.Unlock()
+				return err
+			}
+			fl = c.startLocked(src, p.idx, 1, 0, nil)
+		}
+		fl.refs.Add(1)
+		c.mu.Unlock()
+		return c.copyFlight(ctx, src, fl, p.idx, dst, lo, hi)
+	}
+	s := c.pinLocked(i)
+	c.mu.Unlock()
+	if c.testHookPinned != nil {
+		c.testHookPinned(key)
+	}
+	// The pin keeps s.data from being zeroed or reused until unpin; s.n does not
+	// change while the slot is cached.
+	if int64(s.n) < hi {
+		// The page and the size disagree (size stale, or the page came from Get,
+		// which does not know the size). Drop the page so that the error is not
+		// sticky, as errors are not cached either.
+		err := shortPage(src, p.idx, s.n, hi)
+		c.unpin(i, true)
+		return err
+	}
+	copy(dst, s.data[lo:hi])
+	c.unpin(i, false)
+	return nil
+}
+
+// copyFlight waits for fl and copies bytes [lo, hi) of its page idx into dst.
+func (c *PageCache) copyFlight(ctx context.Context, src *source, fl *flight, idx int64, dst []byte, lo, hi int64) error {
+	defer fl.release()
+	if err := fl.wait(ctx); err != nil {
+		return err
+	}
+	page := fl.page(idx, c.pageSize)
+	if int64(len(page)) < hi {
+		return shortPage(src, idx, len(page), hi)
+	}
+	copy(dst, page[lo:hi])
+	return nil
+}
+
+func shortPage(src *source, idx int64, have int, need int64) error {
+	return fmt.Errorf("cache: page %d of %q has %d bytes, need %d for object size %d: %w",
+		idx, src.object, have, need, src.size, io.ErrUnexpectedEOF)
 }

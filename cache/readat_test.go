@@ -202,7 +202,7 @@ func TestReadAtErrors(t *testing.T) {
 			}
 			// Failed and short pages are not left in the cache.
 			for i := range int64(10) {
-				if _, ok := c.lru.Peek(PageKey{Object: "obj", Version: "v", Index: i}); ok && (tt.fail[i] != nil || tt.short[i] != 0) {
+				if ok := c.peek(PageKey{Object: "obj", Version: "v", Index: i}); ok && (tt.fail[i] != nil || tt.short[i] != 0) {
 					t.Errorf("bad page %d is cached", i)
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/ssecfs/ssecfs/bucket"
+	"github.com/ssecfs/ssecfs/cache"
 )
 
 // errno is the one place where errors from below become what the kernel is told, and
@@ -27,6 +28,8 @@ func classify(err error) (syscall.Errno, slog.Level) {
 	case errors.Is(err, bucket.ErrChanged):
 		// The object was replaced while open; reopening reads the new version.
 		return syscall.ESTALE, slog.LevelWarn
+	case errors.Is(err, cache.ErrClosed):
+		return syscall.EIO, slog.LevelWarn
 	case errors.Is(err, context.DeadlineExceeded):
 		return syscall.ETIMEDOUT, slog.LevelError
 	}

@@ -45,6 +45,9 @@ type openFile struct {
 	etag     string
 	size     int64
 	writable bool
+	// reader reads the pinned version through the page cache, reading ahead when the
+	// file is read front to back; nil until the first read.
+	reader *cache.Reader
 }
 
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
@@ -135,17 +138,29 @@ func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	if c != nil {
 		got, err = c.readAt(ctx, dest, off)
 	} else {
-		if h.etag == "" { // opened while the file was being written: read what was saved
-			n.mu.Lock()
-			h.etag, h.size = n.attrs.etag, n.attrs.size
-			n.mu.Unlock()
-		}
-		got, err = n.fsys.pages.ReadAt(ctx, key, h.etag, h.size, dest, off, n.pageFetcher(h))
+		got, err = n.readerFor(h, key).ReadAt(ctx, dest, off)
 	}
 	if err != nil {
 		return nil, n.fsys.errno("read", key, err)
 	}
 	return fuse.ReadResultData(dest[:got]), 0
+}
+
+// readerFor returns the handle's page-cache reader, made on first use. Reads of one
+// handle may arrive concurrently, hence the node's lock.
+func (n *fileNode) readerFor(h *openFile, key string) *cache.Reader {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if h.reader == nil {
+		if h.etag == "" { // opened while the file was being written: read what was saved
+			h.etag, h.size = n.attrs.etag, n.attrs.size
+		}
+		etag := h.etag
+		h.reader = n.fsys.pages.NewReader(key, etag, h.size, func(ctx context.Context, off, length int64) ([]byte, error) {
+			return n.fsys.store.ReadRange(ctx, key, etag, off, length)
+		})
+	}
+	return h.reader
 }
 
 // pageFetcher makes the fetch of one page: a keyed ranged GET pinned to the open version.

@@ -117,7 +117,16 @@ func (n *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) 
 // Release drops the file's pages once its last writer is gone and they are saved.
 func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
 	h, ok := fh.(*openFile)
-	if !ok || !h.writable {
+	if !ok {
+		return 0
+	}
+	n.mu.Lock()
+	r := h.reader
+	n.mu.Unlock()
+	if r != nil {
+		r.Close() // stop reading ahead for a handle that is gone
+	}
+	if !h.writable {
 		return 0
 	}
 	n.mu.Lock()

@@ -85,7 +85,8 @@ func TestNoPlaintextFilesOpen(t *testing.T) {
 func TestServerDiesMidRead(t *testing.T) {
 	srv := s3server.StartT(t)
 	f := newFixtureOn(t, srv)
-	data := randomBytes(6<<20, 12)
+	// Large enough that the read after the kill lies beyond what read-ahead fetched.
+	data := randomBytes(40<<20, 12)
 	f.put("file", data)
 	mp := f.mount()
 
@@ -103,7 +104,7 @@ func TestServerDiesMidRead(t *testing.T) {
 	}
 	start := time.Now()
 	later := make([]byte, 1<<20)
-	n, err := file.ReadAt(later, 4<<20)
+	n, err := file.ReadAt(later, 32<<20)
 	t.Logf("read with the server down: %d bytes, %v, after %v", n, err, time.Since(start).Round(time.Millisecond))
 	if err == nil || n != 0 {
 		t.Errorf("read with the server down returned %d bytes and %v; want an error and no bytes", n, err)

@@ -20,9 +20,6 @@ import (
 	"github.com/ssecfs/ssecfs/keysrc"
 )
 
-// pageSize is the unit of reads from S3 and of the page cache.
-const pageSize = 1 << 20
-
 // runMount is `ssecfs mount`. It returns the exit status.
 func runMount(args []string) int {
 	c, err := parseMountArgs(args)
@@ -82,7 +79,16 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		return err
 	}
 
-	tree := fs.New(store, cache.New(int64(c.cacheSize), pageSize, 2*time.Minute), fs.Options{
+	pages, err := cache.NewWithOptions(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute})
+	if err != nil {
+		return fmt.Errorf("allocating the page cache (--cache-size %v): %w", &c.cacheSize, err)
+	}
+	defer pages.Close() // zeroes every page after the unmount
+	if !pages.Locked() {
+		logger.Warn("could not lock the page cache in memory (RLIMIT_MEMLOCK): decrypted pages could be swapped out; " +
+			"raise the limit (ulimit -l) or grant CAP_IPC_LOCK")
+	}
+	tree := fs.New(store, pages, fs.Options{
 		Prefix:   c.prefix,
 		UID:      uint32(c.uid),
 		GID:      uint32(c.gid),

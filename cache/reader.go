@@ -1,0 +1,197 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// RangeFunc fetches bytes [off, off+length) of one version of an object (shorter only at its end).
+// Like a FetchFunc it runs on a context of its own (not a reader's), and the slice it returns is handed
+// over to the cache, which zeroes it once copied.
+type RangeFunc func(ctx context.Context, off, length int64) ([]byte, error)
+
+// Reader reads one version of one object through the cache, detecting sequential access and reading ahead.
+// Pages are shared with every other reader of the same version (they are keyed by PageKey). A Reader is safe
+// for concurrent use: the kernel sends the reads of one open file concurrently.
+//
+// A read is sequential if it starts within SequentialGap of where the latest one ended (or, once reads are
+// sequential, up to a read-ahead block before: the kernel sends several reads of a file at once). After two
+// sequential reads in a row, the Reader fetches ahead of them in blocks of the read-ahead block size, one
+// ranged fetch per block, several at once; the window it keeps fetched ahead of the reader starts at one block
+// and doubles each time the reader enters a new block, up to the largest window. A read that is not
+// sequential resets the window: it fetches only the pages it needs (adjacent missing pages in one fetch).
+type Reader struct {
+	c    *PageCache
+	src  source
+	size int64
+
+	// block, window and maxWindow are bytes, multiples of the page size; block is 0
+	// without read-ahead.
+	block, maxWindow int64
+	parallel         int
+
+	mu       sync.Mutex
+	closed   bool
+	lastEnd  int64 // furthest end of the current sequential stream; of the latest read if there is none
+	lastOff  int64 // start of the latest sequential read
+	streak   int   // sequential reads in a row
+	window   int64 // read-ahead wanted past lastEnd; 0: none
+	raNext   int64 // read-ahead has been started up to here
+	inflight int   // read-ahead fetches in flight
+}
+
+// NewReader returns a Reader of version of object, whose size is size, fetching with fetch. Close it when the
+// file is closed.
+func (c *PageCache) NewReader(object, version string, size int64, fetch RangeFunc) *Reader {
+	r := &Reader{c: c, size: size, block: c.raBlock, maxWindow: c.raMax, parallel: c.raParallel}
+	ps := int64(c.pageSize)
+	r.src = source{object: object, version: version, size: size, maxRun: c.runPages, ranged: true,
+		fetch: func(ctx context.Context, first, n int64) ([]byte, error) {
+			if fetch == nil {
+				return nil, errNoFetch
+			}
+			off := first * ps
+			return fetch(ctx, off, min(n*ps, size-off))
+		}}
+	return r
+}
+
+// ReadAt copies object bytes [off, off+len(dst)) into dst, with FUSE semantics: the count is short only at the
+// end of the object, and a read at or after it returns 0, nil. On error, n counts the bytes of dst before the
+// first page that failed, which are valid. ctx bounds only this caller's wait: fetches go on for the others.
+// A ReadAt after Close still reads, without reading ahead.
+func (r *Reader) ReadAt(ctx context.Context, dst []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("cache: read of %q at negative offset %d", r.src.object, off)
+	}
+	if r.size < 0 {
+		return 0, fmt.Errorf("cache: read of %q with negative size %d", r.src.object, r.size)
+	}
+	if off >= r.size || len(dst) == 0 {
+		return 0, nil
+	}
+	end := r.size
+	if int64(len(dst)) < r.size-off {
+		end = off + int64(len(dst))
+	}
+	r.observe(off, end)
+	return r.c.read(ctx, &r.src, dst, off)
+}
+
+// Close stops the Reader's read-ahead. Fetches in flight may finish and fill the cache (they are
+// bounded by the fetch timeout, and PageCache.Close cancels them).
+func (r *Reader) Close() {
+	r.mu.Lock()
+	r.closed = true
+	r.window = 0
+	r.mu.Unlock()
+}
+
+// observe updates the sequential detection with a read of [off, end) and starts the
+// read-ahead it calls for.
+func (r *Reader) observe(off, end int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.block == 0 {
+		return
+	}
+	prevEnd := r.lastEnd
+	// Once a stream is established, a read that lags behind its head by up to a
+	// block is a straggler of it (the kernel sends several reads at once), not a
+	// seek: it must not reset the window.
+	behind := int64(SequentialGap)
+	if r.streak >= 2 {
+		behind = max(behind, r.block)
+	}
+	if off >= r.lastEnd-behind && off <= r.lastEnd+SequentialGap {
+		r.streak++
+		r.lastEnd = max(r.lastEnd, end) // a reordered read may end before the latest
+	} else {
+		r.streak, r.window, r.raNext, r.lastEnd = 0, 0, 0, end
+	}
+	if r.streak < 2 {
+		return
+	}
+	switch {
+	case r.window == 0:
+		r.window = r.block
+	case r.lastEnd/r.block > prevEnd/r.block:
+		// The reader kept up and entered a new block: look further ahead.
+		r.window = min(2*r.window, r.maxWindow)
+	}
+	r.lastOff = off
+	r.readAheadLocked()
+}
+
+// readAheadLocked starts fetches of whole blocks, from the one holding the latest
+// sequential read up to lastEnd+window, at most parallel at once. Pages cached or
+// being fetched already are skipped, so a block may need no fetch (another Reader of
+// the same version read it) or several. r.mu must be held.
+func (r *Reader) readAheadLocked() {
+	if r.closed || r.window == 0 {
+		return
+	}
+	ps := int64(r.c.pageSize)
+	target := min(r.lastEnd+r.window, r.size)
+	for b := max(r.raNext, r.lastOff/r.block*r.block); b < target && r.inflight < r.parallel; {
+		bEnd := min(b+r.block, r.size)
+		n, err := r.c.startRange(&r.src, b/ps, (bEnd+ps-1)/ps, r.fetched)
+		if err != nil {
+			return // closed, or over budget: the next read or fetch done tries again
+		}
+		r.inflight += n
+		r.raNext, b = bEnd, bEnd
+	}
+}
+
+// fetched is called when one of the Reader's read-ahead fetches is done: it keeps the
+// window full while the reader is still there to read it.
+func (r *Reader) fetched() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.inflight--
+	r.readAheadLocked()
+}
+
+// startRange starts read-ahead fetches of the pages [from, to) of src that are
+// neither cached nor being fetched, one per run of adjacent such pages, and returns
+// how many it started. onDone is called as each one ends. It starts nothing, and
+// says so, if that would put more read-ahead in flight, over all Readers, than the
+// cache's budget: fetched pages must fit beside the ones readers are reading.
+func (c *PageCache) startRange(src *source, from, to int64, onDone func()) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return 0, ErrClosed
+	}
+	ps := int64(c.pageSize)
+	type run struct{ first, n int64 }
+	var runs []run
+	var bytes int64
+	for idx := from; idx < to; {
+		if !c.missingLocked(src.key(idx)) {
+			idx++
+			continue
+		}
+		n := int64(1)
+		for n < src.maxRun && idx+n < to && c.missingLocked(src.key(idx+n)) {
+			n++
+		}
+		runs = append(runs, run{idx, n})
+		bytes += min(n*ps, src.size-idx*ps)
+		idx += n
+	}
+	if bytes > 0 && c.raInflight > 0 && c.raInflight+bytes > c.raBudget {
+		return 0, errBudget
+	}
+	for _, r := range runs {
+		c.startLocked(src, r.first, r.n, min(r.n*ps, src.size-r.first*ps), onDone)
+	}
+	c.raInflightMax = max(c.raInflightMax, c.raInflight)
+	return len(runs), nil
+}
+
+// errBudget says that read-ahead must wait: the cache's budget is in flight.
+var errBudget = errors.New("cache: read-ahead budget in flight")
