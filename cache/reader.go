@@ -37,6 +37,7 @@ type Reader struct {
 	lastEnd  int64 // furthest end of the current sequential stream; of the latest read if there is none
 	lastOff  int64 // start of the latest sequential read
 	streak   int   // sequential reads in a row
+	runStart int64 // where the current sequential stream began
 	window   int64 // read-ahead wanted past lastEnd; 0: none
 	raNext   int64 // read-ahead has been started up to here
 	inflight int   // read-ahead fetches in flight
@@ -89,6 +90,10 @@ func (r *Reader) Close() {
 	r.mu.Unlock()
 }
 
+// minSequentialRun is how far a stream of reads must reach before read-ahead starts:
+// more than one application read (1 MiB at most through FUSE).
+const minSequentialRun = 2 << 20
+
 // observe updates the sequential detection with a read of [off, end) and starts the
 // read-ahead it calls for.
 func (r *Reader) observe(off, end int64) {
@@ -109,9 +114,11 @@ func (r *Reader) observe(off, end int64) {
 		r.streak++
 		r.lastEnd = max(r.lastEnd, end) // a reordered read may end before the latest
 	} else {
-		r.streak, r.window, r.raNext, r.lastEnd = 0, 0, 0, end
+		r.streak, r.window, r.raNext, r.lastEnd, r.runStart = 0, 0, 0, end, off
 	}
-	if r.streak < 2 {
+	// The kernel cuts one large read into several smaller ones that arrive together,
+	// which look sequential; only a stream longer than any single read is one.
+	if r.streak < 2 || r.lastEnd-r.runStart < minSequentialRun {
 		return
 	}
 	switch {

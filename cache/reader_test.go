@@ -732,3 +732,29 @@ func BenchmarkSequentialReader(b *testing.B) {
 		})
 	}
 }
+
+// TestRandomLargeReadsSplitByTheKernel: a random 1 MiB read reaches FUSE as several
+// 128 KiB reads in a row, which look sequential; they must not start read-ahead.
+func TestRandomLargeReadsSplitByTheKernel(t *testing.T) {
+	const size, ps, piece = 256 << 20, 128 << 10, 128 << 10
+	c := mustCache(t, 256<<20, Options{PageSize: ps})
+	f := newRangeFake(size, 0)
+	r := c.NewReader("o", "v", size, f.fetch)
+	defer r.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	dst := make([]byte, piece)
+	for range 30 {
+		base := rng.Int64N(size/(1<<20)-1) << 20
+		for sub := int64(0); sub < 1<<20; sub += piece {
+			n, err := r.ReadAt(context.Background(), dst, base+sub)
+			if err != nil || n != piece || !bytes.Equal(dst, f.ref[base+sub:base+sub+piece]) {
+				t.Fatalf("ReadAt(%d) = %d, %v, or wrong data", base+sub, n, err)
+			}
+		}
+	}
+	s := c.Stats()
+	t.Logf("30 random 1 MiB reads in 128 KiB pieces: fetched %d MiB, read-ahead %d bytes", s.FetchedBytes>>20, s.ReadAheadBytes)
+	if s.ReadAheadBytes != 0 {
+		t.Errorf("random 1 MiB reads started read-ahead: %d bytes", s.ReadAheadBytes)
+	}
+}
