@@ -15,6 +15,8 @@ type MountOptions struct {
 	AllowOther bool
 	ReadOnly   bool
 	Debug      bool // log every FUSE request (names, never data)
+	// Logger receives go-fuse's own messages (and the Debug trace); nil: stderr.
+	Logger *log.Logger
 }
 
 // kernelTTL is how long the kernel may keep names and attributes without asking.
@@ -28,13 +30,17 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 	if mo.ReadOnly {
 		opts = append(opts, "ro")
 	}
-	return gofs.Mount(dir, f.Root(), &gofs.Options{
+	logger := mo.Logger
+	if logger == nil {
+		logger = log.New(os.Stderr, "fuse: ", 0)
+	}
+	server, err := gofs.Mount(dir, f.Root(), &gofs.Options{
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
 		NegativeTimeout: &ttl,
 		UID:             f.opts.UID,
 		GID:             f.opts.GID,
-		Logger:          log.New(os.Stderr, "fuse: ", 0),
+		Logger:          logger,
 		MountOptions: fuse.MountOptions{
 			FsName:      mo.FsName,
 			Name:        "ssecfs",
@@ -43,6 +49,14 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 			DirectMount: os.Geteuid() == 0,
 			Options:     opts,
 			Debug:       mo.Debug,
+			Logger:      logger,
 		},
 	})
+	if err != nil {
+		return nil, err
+	}
+	if err := raiseKernelReadAhead(dir); err != nil {
+		f.log.Debug("kept the kernel's read-ahead for the mount", "err", err)
+	}
+	return server, nil
 }

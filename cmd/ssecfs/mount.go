@@ -108,6 +108,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		AllowOther: c.allowOther,
 		ReadOnly:   c.readOnly,
 		Debug:      c.debugFuse,
+		Logger:     slog.NewLogLogger(logger.Handler(), slog.LevelInfo), // --debug-fuse is the opt-in
 	})
 	if err != nil {
 		return explainMountError(c.mountpoint, err)

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package fs
+
+func raiseKernelReadAhead(string) error { return nil }
