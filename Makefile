@@ -6,8 +6,9 @@ GO      ?= go
 BIN     := bin
 SSECFS  := $(BIN)/ssecfs
 TESTTIMEOUT ?= 25m
+BENCH_SIZE ?= 1GiB
 
-.PHONY: all build deps test unit integration demo vet fmt clean
+.PHONY: all build deps test unit integration demo vet fmt clean bench
 
 all: build
 
@@ -31,6 +32,12 @@ integration: deps
 
 demo: deps build
 	@scripts/demo.sh
+
+# ssecfs against the AWS SDK's ceiling, s3fs and rclone mount, on SSE-C objects of a local
+# server; writes docs/BENCHMARKS.md. Not part of `make test`. BENCH_SIZE=256MiB for a quick run.
+bench: deps build
+	scripts/install-bench-deps.sh
+	$(GO) run ./integration/bench -size $(BENCH_SIZE) -out docs/BENCHMARKS.md
 
 vet:
 	$(GO) vet ./...

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ssecfs/ssecfs/integration/s3server"
+)
+
+// countingProxy is a TLS reverse proxy on loopback in front of the S3 server that counts the requests going through
+// it, so the requests of a real mount (ssecfs's binary, s3fs, rclone) can be counted alike. It has a CA of its own;
+// CAFile holds both that CA and the server's, for the tools' trust settings. The Host header is passed on as the
+// client sent it, so the client's SigV4 signature (which covers Host) still holds at the server.
+type countingProxy struct {
+	Endpoint string
+	CAFile   string
+	srv      *http.Server
+	ln       net.Listener
+
+	mu     sync.Mutex
+	counts map[string]int
+}
+
+func startProxy(s *s3server.Server, dir string) (*countingProxy, error) {
+	cert, caPEM, err := selfSignedTLS()
+	if err != nil {
+		return nil, err
+	}
+	serverCA, err := os.ReadFile(s.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	caFile := dir + "/proxy-ca-bundle.pem"
+	if err := os.WriteFile(caFile, append(append([]byte{}, serverCA...), caPEM...), 0o644); err != nil {
+		return nil, err
+	}
+	upstream, err := url.Parse(s.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(serverCA)
+	tr := &http.Transport{
+		Proxy:               nil,
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConns:        256,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	p := &countingProxy{CAFile: caFile, counts: map[string]int{}}
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(upstream)
+			r.Out.Host = r.In.Host
+		},
+		Transport: tr,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p.ln = ln
+	p.Endpoint = "https://" + ln.Addr().String()
+	p.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p.note(r)
+			rp.ServeHTTP(w, r)
+		}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: time.Minute,
+		// HTTP/1.1 only, as the S3 server speaks: a tool must not get HTTP/2 here and not there.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+	go func() { _ = p.srv.ServeTLS(ln, "", "") }()
+	return p, nil
+}
+
+// note counts r by kind: LIST (a GET of the bucket itself), or the method of a request that names an object.
+func (p *countingProxy) note(r *http.Request) {
+	_, object, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	kind := r.Method
+	switch {
+	case object == "" && r.Method == http.MethodGet:
+		kind = "LIST"
+	case object == "":
+		kind = r.Method + "-bucket"
+	}
+	p.mu.Lock()
+	p.counts[kind]++
+	p.mu.Unlock()
+}
+
+func (p *countingProxy) reset() {
+	p.mu.Lock()
+	p.counts = map[string]int{}
+	p.mu.Unlock()
+}
+
+// snapshot returns the total and a breakdown like "10 LIST, 2 HEAD".
+func (p *countingProxy) snapshot() (int, string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	total := 0
+	var kinds []string
+	for k, n := range p.counts {
+		total += n
+		kinds = append(kinds, k)
+	}
+	sort.Slice(kinds, func(i, j int) bool { return p.counts[kinds[i]] > p.counts[kinds[j]] })
+	var parts []string
+	for _, k := range kinds {
+		parts = append(parts, fmt.Sprintf("%s %s", commas(int64(p.counts[k])), k))
+	}
+	return total, strings.Join(parts, ", ")
+}
+
+func (p *countingProxy) Close() error {
+	return p.srv.Close()
+}
+
+// selfSignedTLS makes a CA and a certificate signed by it for 127.0.0.1, and returns the certificate and the CA PEM.
+func selfSignedTLS() (tls.Certificate, []byte, error) {
+	now := time.Now()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(now.UnixNano()),
+		Subject:               pkix.Name{CommonName: "ssecfs bench proxy CA"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(7 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		MaxPathLenZero:        true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	caCert, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(now.UnixNano() + 1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(7 * 24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames:     []string{"localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		return tls.Certificate{}, nil, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), nil
+}

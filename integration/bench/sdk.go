@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/md5"
+	cryptorand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/ssecfs/ssecfs/integration/s3server"
+)
+
+// sseKey is the bench's SSE-C key in the forms S3 wants.
+type sseKey struct {
+	raw      []byte
+	b64, md5 string
+	alg      string
+}
+
+func newSSEKey() (sseKey, error) {
+	raw := make([]byte, 32)
+	if _, err := cryptorand.Read(raw); err != nil {
+		return sseKey{}, err
+	}
+	sum := md5.Sum(raw)
+	return sseKey{
+		raw: raw,
+		b64: base64.StdEncoding.EncodeToString(raw),
+		md5: base64.StdEncoding.EncodeToString(sum[:]),
+		alg: "AES256",
+	}, nil
+}
+
+func (k sseKey) headers() (alg, key, md *string) {
+	return aws.String(k.alg), aws.String(k.b64), aws.String(k.md5)
+}
+
+// sdk is the AWS SDK client of the ceiling measurements and of the setup: path style, static credentials, the
+// server's CA only, and a connection pool deep enough for the concurrency used (net/http keeps only two idle
+// connections per host by default, which would cost a TLS handshake per request beyond two in flight).
+type sdk struct {
+	c   *s3.Client
+	key sseKey
+}
+
+func newSDK(srv *s3server.Server, key sseKey) (*sdk, error) {
+	caPEM, err := os.ReadFile(srv.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		return nil, fmt.Errorf("no certificate in %s", srv.CAFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil // loopback only
+	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	tr.MaxIdleConns = 256
+	tr.MaxIdleConnsPerHost = 64
+	cfg := aws.Config{
+		Region:                     srv.Region,
+		Credentials:                aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, "")),
+		HTTPClient:                 &http.Client{Transport: tr},
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
+	}
+	c := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		o.BaseEndpoint = aws.String(srv.Endpoint)
+		o.UsePathStyle = true
+	})
+	return &sdk{c: c, key: key}, nil
+}
+
+func (s *sdk) createBucket(ctx context.Context, name string) error {
+	_, err := s.c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+	return err
+}
+
+// putMultipart writes size bytes of g as one keyed multipart upload of partSize parts, conc parts in flight.
+func (s *sdk) putMultipart(ctx context.Context, bucket, key string, g *gen, size, partSize int64, conc int) error {
+	alg, k, md := s.key.headers()
+	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key),
+		SSECustomerAlgorithm: alg, SSECustomerKey: k, SSECustomerKeyMD5: md,
+	})
+	if err != nil {
+		return fmt.Errorf("CreateMultipartUpload: %w", err)
+	}
+	nparts := int((size + partSize - 1) / partSize)
+	parts := make([]types.CompletedPart, nparts)
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, partSize)
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= nparts || ctx.Err() != nil {
+					return
+				}
+				off := int64(i) * partSize
+				b := buf[:min(partSize, size-off)]
+				g.fill(b, off)
+				out, err := s.c.UploadPart(ctx, &s3.UploadPartInput{
+					Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
+					PartNumber: aws.Int32(int32(i + 1)), Body: bytes.NewReader(b), ContentLength: aws.Int64(int64(len(b))),
+					SSECustomerAlgorithm: alg, SSECustomerKey: k, SSECustomerKeyMD5: md,
+				})
+				if err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("UploadPart %d: %w", i+1, err); cancel() })
+					return
+				}
+				parts[i] = types.CompletedPart{ETag: out.ETag, PartNumber: aws.Int32(int32(i + 1))}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		actx, acancel := context.WithTimeout(context.Background(), time.Minute)
+		defer acancel()
+		_, _ = s.c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId})
+		return firstErr
+	}
+	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), UploadId: up.UploadId,
+		MultipartUpload:      &types.CompletedMultipartUpload{Parts: parts},
+		SSECustomerAlgorithm: alg, SSECustomerKey: k, SSECustomerKeyMD5: md,
+	})
+	if err != nil {
+		return fmt.Errorf("CompleteMultipartUpload: %w", err)
+	}
+	return nil
+}
+
+// put writes one small keyed object.
+func (s *sdk) put(ctx context.Context, bucket, key string, body []byte) error {
+	alg, k, md := s.key.headers()
+	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+		SSECustomerAlgorithm: alg, SSECustomerKey: k, SSECustomerKeyMD5: md,
+	})
+	return err
+}
+
+// getRange reads length bytes at off of a keyed object into dst (len(dst) >= length) and returns how many it got.
+func (s *sdk) getRange(ctx context.Context, bucket, key string, off, length int64, dst []byte) (int, error) {
+	alg, k, md := s.key.headers()
+	in := &s3.GetObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key),
+		SSECustomerAlgorithm: alg, SSECustomerKey: k, SSECustomerKeyMD5: md,
+	}
+	if length > 0 {
+		in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, off+length-1))
+	}
+	out, err := s.c.GetObject(ctx, in)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Body.Close()
+	n, err := io.ReadFull(out.Body, dst)
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return n, err
+}
+
+// getParallel reads a whole keyed object with ranged GETs of rangeSize, conc in flight, discarding the data.
+func (s *sdk) getParallel(ctx context.Context, bucket, key string, size, rangeSize int64, conc int) (int64, error) {
+	n := (size + rangeSize - 1) / rangeSize
+	var next, total atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, rangeSize)
+			for {
+				i := next.Add(1) - 1
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				off := i * rangeSize
+				got, err := s.getRange(ctx, bucket, key, off, min(rangeSize, size-off), buf)
+				if err != nil {
+					errOnce.Do(func() { firstErr = err; cancel() })
+					return
+				}
+				total.Add(int64(got))
+			}
+		}()
+	}
+	wg.Wait()
+	return total.Load(), firstErr
+}
+
+// getAllCRC reads a whole keyed object with one GET and returns its length and CRC-32C.
+func (s *sdk) getAllCRC(ctx context.Context, bucket, key string) (int64, uint32, error) {
+	alg, k, md := s.key.headers()
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(key),
+		SSECustomerAlgorithm: alg, SSECustomerKey: k, SSECustomerKeyMD5: md,
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer out.Body.Close()
+	h := crc32.New(castagnoli)
+	n, err := io.Copy(h, out.Body)
+	return n, h.Sum32(), err
+}
+
+// head returns the size of an object, with the key or without it.
+func (s *sdk) head(ctx context.Context, bucket, key string, keyed bool) (int64, error) {
+	in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if keyed {
+		in.SSECustomerAlgorithm, in.SSECustomerKey, in.SSECustomerKeyMD5 = s.key.headers()
+	}
+	out, err := s.c.HeadObject(ctx, in)
+	if err != nil {
+		return 0, err
+	}
+	return aws.ToInt64(out.ContentLength), nil
+}
+
+// listDir lists prefix with delimiter "/" as a directory listing does, and returns the entries and the requests sent.
+func (s *sdk) listDir(ctx context.Context, bucket, prefix string) (entries, requests int, err error) {
+	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{
+		Bucket: aws.String(bucket), Prefix: aws.String(prefix), Delimiter: aws.String("/"),
+	})
+	for p.HasMorePages() && requests < 100000 {
+		out, err := p.NextPage(ctx)
+		requests++
+		if err != nil {
+			return entries, requests, err
+		}
+		entries += len(out.Contents) + len(out.CommonPrefixes)
+	}
+	return entries, requests, nil
+}
+
+// countKeys counts the objects under prefix.
+func (s *sdk) countKeys(ctx context.Context, bucket, prefix string) (int, error) {
+	n, _, err := s.listDir(ctx, bucket, prefix)
+	return n, err
+}
+
+// putMany writes n small keyed objects name(i) with body(i), conc at a time.
+func (s *sdk) putMany(ctx context.Context, bucket string, n, conc int, name func(int) string, body func(int) []byte) error {
+	var next atomic.Int64
+	var firstErr error
+	var errOnce sync.Once
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := s.put(ctx, bucket, name(i), body(i)); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("PutObject %s: %w", name(i), err); cancel() })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// httpStatus is the HTTP status of an SDK error, or 0.
+func httpStatus(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+// randomOffsets returns n offsets aligned to align in [0, size-length], the same for every tool (seeded).
+func randomOffsets(seed uint64, n int, size, length, align int64) []int64 {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	slots := (size - length) / align
+	out := make([]int64, n)
+	for i := range out {
+		if slots > 0 {
+			out[i] = r.Int64N(slots+1) * align
+		}
+	}
+	return out
+}
