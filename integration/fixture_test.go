@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/ssecfs/ssecfs/integration/mountinfo"
 	"github.com/ssecfs/ssecfs/integration/s3server"
 	"github.com/ssecfs/ssecfs/keysrc"
 )
@@ -242,24 +243,8 @@ func (f *fixture) mount(extra ...string) string {
 	return mp
 }
 
-// isMounted reports whether dir is a mount point, from /proc/self/mountinfo.
-func isMounted(dir string) bool {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
-			return true
-		}
-	}
-	return false
-}
-
-func unescapeMountinfo(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
-}
+// isMounted reports whether dir is a mount point.
+func isMounted(dir string) bool { return mountinfo.IsMounted(dir) }
 
 // unmount unmounts dir and waits (bounded) until the kernel no longer lists it.
 func unmount(t testing.TB, dir string) {

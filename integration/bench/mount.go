@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/ssecfs/ssecfs/integration/mountinfo"
 )
 
 const (
@@ -200,24 +202,8 @@ func pidByMountpoint(exe, dir string) int {
 	return 0
 }
 
-// isMounted reports whether dir is a mount point, from /proc/self/mountinfo.
-func isMounted(dir string) bool {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		fields := strings.Fields(line)
-		if len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
-			return true
-		}
-	}
-	return false
-}
-
-func unescapeMountinfo(s string) string {
-	return strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`).Replace(s)
-}
+// isMounted reports whether dir is a mount point.
+func isMounted(dir string) bool { return mountinfo.IsMounted(dir) }
 
 // cleanEnv is our environment without AWS settings the machine may carry.
 func cleanEnv() []string {
