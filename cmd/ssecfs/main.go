@@ -13,6 +13,7 @@ never logged, never put on a command line, and plaintext never touches the local
 
 Usage:
   ssecfs mount [flags] BUCKET[/PREFIX] MOUNTPOINT   mount a bucket (see: ssecfs mount --help)
+  ssecfs keygen [-o FILE]                           make a new key (see: ssecfs keygen --help)
   ssecfs help                                       this text
 
 Unmount with: umount MOUNTPOINT (or fusermount3 -u MOUNTPOINT as a non-root user).
@@ -26,6 +27,8 @@ func main() {
 	switch os.Args[1] {
 	case "mount":
 		os.Exit(runMount(os.Args[2:]))
+	case "keygen":
+		os.Exit(runKeygen(os.Args[2:]))
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:
