@@ -14,6 +14,8 @@ never logged, never put on a command line, and plaintext never touches the local
 Usage:
   ssecfs mount [flags] BUCKET[/PREFIX] MOUNTPOINT   mount a bucket (see: ssecfs mount --help)
   ssecfs keygen [-o FILE]                           make a new key (see: ssecfs keygen --help)
+  ssecfs rotate [flags] BUCKET[/PREFIX]             re-encrypt under a new key (see: ssecfs rotate --help)
+  ssecfs check [flags] BUCKET[/PREFIX]              can these keys use this bucket? (see: ssecfs check --help)
   ssecfs help                                       this text
 
 Unmount with: umount MOUNTPOINT (or fusermount3 -u MOUNTPOINT as a non-root user).
@@ -29,6 +31,10 @@ func main() {
 		os.Exit(runMount(os.Args[2:]))
 	case "keygen":
 		os.Exit(runKeygen(os.Args[2:]))
+	case "rotate":
+		os.Exit(runRotate(os.Args[2:]))
+	case "check":
+		os.Exit(runCheck(os.Args[2:]))
 	case "help", "-h", "-help", "--help":
 		fmt.Print(usage)
 	default:

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestParseCheckArgs(t *testing.T) {
+	c, err := parseCheckArgs([]string{"s3://bkt/some/prefix/", "--key-env", "K", "--read-only", "--sample", "7", "--endpoint", "https://x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.bucket != "bkt" || c.prefix != "some/prefix/" || !c.readOnly || c.sample != 7 || c.m.keyEnv != "K" || c.m.endpoint != "https://x" {
+		t.Errorf("parsed %+v", c)
+	}
+	if c, _ := parseCheckArgs([]string{"bkt"}); c.sample != 100 || c.prefix != "" {
+		t.Errorf("defaults: %+v", c)
+	}
+	for _, args := range [][]string{{}, {"a", "b"}, {"/p"}, {"b", "--sample", "-1"}} {
+		if _, err := parseCheckArgs(args); err == nil {
+			t.Errorf("%q: no error", args)
+		}
+	}
+}
+
+func TestLiftBlockCommand(t *testing.T) {
+	cmd := liftBlockCommand("bkt")
+	i := strings.Index(cmd, "'")
+	var v any
+	if !strings.HasPrefix(cmd, "aws s3api put-bucket-encryption --bucket bkt ") || i < 0 ||
+		json.Unmarshal([]byte(strings.Trim(cmd[i:], "'")), &v) != nil {
+		t.Errorf("bad command %s", cmd)
+	}
+}
