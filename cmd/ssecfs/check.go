@@ -85,12 +85,8 @@ func parseCheckArgs(args []string) (*checkConfig, error) {
 		fs.Usage()
 		return nil, fmt.Errorf("want BUCKET[/PREFIX], got %d argument(s)", len(pos))
 	}
-	c.bucket, c.prefix, _ = strings.Cut(strings.TrimPrefix(pos[0], "s3://"), "/")
-	if c.bucket == "" {
-		return nil, fmt.Errorf("%q names no bucket", pos[0])
-	}
-	if c.prefix = strings.Trim(c.prefix, "/"); c.prefix != "" {
-		c.prefix += "/"
+	if c.bucket, c.prefix, err = parseTarget(pos[0]); err != nil {
+		return nil, err
 	}
 	if c.sample < 0 {
 		return nil, fmt.Errorf("--sample %d: want 0 or more", c.sample)

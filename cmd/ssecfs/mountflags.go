@@ -132,12 +132,8 @@ func parseMountArgs(args []string) (*mountConfig, error) {
 		fs.Usage()
 		return nil, fmt.Errorf("want BUCKET[/PREFIX] and MOUNTPOINT, got %d argument(s)", len(pos))
 	}
-	c.bucket, c.prefix, _ = strings.Cut(strings.TrimPrefix(pos[0], "s3://"), "/")
-	if c.bucket == "" {
-		return nil, fmt.Errorf("%q names no bucket", pos[0])
-	}
-	if c.prefix = strings.Trim(c.prefix, "/"); c.prefix != "" {
-		c.prefix += "/"
+	if c.bucket, c.prefix, err = parseTarget(pos[0]); err != nil {
+		return nil, err
 	}
 	c.mountpoint = pos[1]
 	if c.statTTL < 0 {

@@ -94,12 +94,8 @@ func parseRotateArgs(args []string) (*rotateConfig, error) {
 		fs.Usage()
 		return nil, fmt.Errorf("want BUCKET[/PREFIX], got %d argument(s)", len(pos))
 	}
-	c.bucket, c.prefix, _ = strings.Cut(strings.TrimPrefix(pos[0], "s3://"), "/")
-	if c.bucket == "" {
-		return nil, fmt.Errorf("%q names no bucket", pos[0])
-	}
-	if c.prefix = strings.Trim(c.prefix, "/"); c.prefix != "" {
-		c.prefix += "/"
+	if c.bucket, c.prefix, err = parseTarget(pos[0]); err != nil {
+		return nil, err
 	}
 	if c.fromKeyFile == "" && c.fromKeyEnv == "" && c.fromKeyCommand == "" {
 		return nil, fmt.Errorf("no old keys: give one of --from-key-file, --from-key-env, --from-key-command")
