@@ -303,36 +303,49 @@ func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *d
 	}); err != nil {
 		return d.fsys.errno("rename", from, err)
 	}
-	// Copy all, then delete all: an interruption never loses an object.
+	// Copy all, then delete all: an interruption never loses an object. Files go
+	// first, several at once; directory markers after, one at a time (a server may
+	// create a directory implicitly for a file, and race a marker written alongside).
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
 		failed []string
 	)
+	move := func(o bucket.Entry) {
+		dst := to + strings.TrimPrefix(o.Key, from)
+		var err error
+		if isMarker(o) {
+			// A marker has no content to copy: write it anew (some servers refuse
+			// to copy keys ending in "/").
+			_, err = d.fsys.store.Put(ctx, dst, nil, nil, bucket.Condition{})
+		} else {
+			_, err = d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{})
+		}
+		if err != nil {
+			d.fsys.log.Error("rename: copy failed", "from", o.Key, "to", dst, "err", err)
+			mu.Lock()
+			failed = append(failed, o.Key)
+			mu.Unlock()
+		}
+	}
 	for _, o := range objects {
+		if isMarker(o) {
+			continue
+		}
 		d.fsys.uploadSlots <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-d.fsys.uploadSlots }()
-			dst := to + strings.TrimPrefix(o.Key, from)
-			var err error
-			if strings.HasSuffix(o.Key, "/") && o.Size == 0 {
-				// A directory marker has no content to copy: write it anew (some
-				// servers refuse to copy keys ending in "/").
-				_, err = d.fsys.store.Put(ctx, dst, nil, nil, bucket.Condition{})
-			} else {
-				_, err = d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{})
-			}
-			if err != nil {
-				d.fsys.log.Error("rename: copy failed", "from", o.Key, "to", dst, "err", err)
-				mu.Lock()
-				failed = append(failed, o.Key)
-				mu.Unlock()
-			}
+			move(o)
 		}()
 	}
 	wg.Wait()
+	for _, o := range objects {
+		if isMarker(o) {
+			move(o)
+		}
+	}
 	if len(failed) > 0 {
 		d.fsys.log.Error("rename of a directory stopped before deleting anything: every object is still under the old name, some also under the new",
 			"from", from, "to", to, "failed", len(failed), "objects", len(objects))
@@ -401,3 +414,6 @@ func retarget(in *gofs.Inode, from, to string) {
 		retarget(ch, from, to)
 	}
 }
+
+// isMarker reports whether a listed object is a directory marker.
+func isMarker(o bucket.Entry) bool { return strings.HasSuffix(o.Key, "/") && o.Size == 0 }

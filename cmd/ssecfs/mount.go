@@ -113,7 +113,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		AllowOther: c.allowOther,
 		ReadOnly:   c.readOnly,
 		Debug:      c.debugFuse,
-		Logger:     slog.NewLogLogger(logger.Handler(), slog.LevelInfo), // --debug-fuse is the opt-in
+		Logger:     slog.NewLogLogger(logger.Handler(), fuseLogLevel(c.debugFuse)),
 	})
 	if err != nil {
 		return explainMountError(c.mountpoint, err)
@@ -135,6 +135,15 @@ func serve(c *mountConfig, ready *readyPipe) error {
 // parts in flight, and a small constant.
 func limitMemory(c *mountConfig) {
 	debug.SetMemoryLimit(int64(c.cacheSize) + int64(c.writeBuffer) + int64(c.uploadConcurrency)*int64(c.partSize) + 64<<20)
+}
+
+// fuseLogLevel is the level of go-fuse's own messages: debug (its splice fallbacks are
+// frequent and harmless), unless --debug-fuse asked for its trace.
+func fuseLogLevel(debugFuse bool) slog.Level {
+	if debugFuse {
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
 }
 
 type unmounter interface{ Unmount() error }
