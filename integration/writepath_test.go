@@ -543,6 +543,12 @@ func TestServerKilledDuringUpload(t *testing.T) {
 	if got, err := f.getObject("keep"); err != nil || !bytes.Equal(got, orig) {
 		t.Errorf("keep after the failed save: %v, %s; want the original 10 MiB", err, wpDiff(got, orig))
 	}
+	// Until the kernel releases the file (asynchronously, after close), its unsaved
+	// content is still the file's shared view; after, the mount shows the object.
+	waitFor(t, 30*time.Second, func() bool {
+		log, _ := os.ReadFile(logFile)
+		return bytes.Contains(log, []byte("closing with changes that were not saved"))
+	}, "the release of the file whose save failed")
 	if got, err := os.ReadFile(filepath.Join(mp, "keep")); err != nil || !bytes.Equal(got, orig) {
 		t.Errorf("keep through the mount after the failed save: %v, %s; want the original 10 MiB", err, wpDiff(got, orig))
 	}
