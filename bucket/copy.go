@@ -71,15 +71,21 @@ func (b *Bucket) copyMultipart(ctx context.Context, src, srcETag string, size in
 	if err != nil {
 		return "", err
 	}
+	return up.copyAllAndComplete(ctx, src, srcETag, size, cond)
+}
+
+// copyAllAndComplete fills the upload with all size bytes of version srcETag of src,
+// part by part, and completes it under cond; on any failure the upload is aborted.
+func (u *Upload) copyAllAndComplete(ctx context.Context, src, srcETag string, size int64, cond Condition) (string, error) {
 	for n, off := int32(1), int64(0); off < size; n, off = n+1, off+copyPartSize {
-		if err := up.CopyPart(ctx, n, src, srcETag, off, min(copyPartSize, size-off)); err != nil {
-			up.Abort()
+		if err := u.CopyPart(ctx, n, src, srcETag, off, min(copyPartSize, size-off)); err != nil {
+			u.Abort()
 			return "", err
 		}
 	}
-	etag, err := up.Complete(ctx, cond)
+	etag, err := u.Complete(ctx, cond)
 	if err != nil {
-		up.Abort()
+		u.Abort()
 	}
 	return etag, err
 }

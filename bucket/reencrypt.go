@@ -97,15 +97,5 @@ func (b *Bucket) reencryptMultipart(ctx context.Context, object, etag string, si
 		return "", b.writeError(opCreateMP, object, err)
 	}
 	up := &Upload{b: b, key: object, id: aws.ToString(out.UploadId), parts: make(map[int32]string)}
-	for n, off := int32(1), int64(0); off < size; n, off = n+1, off+copyPartSize {
-		if err := up.CopyPart(ctx, n, object, etag, off, min(copyPartSize, size-off)); err != nil {
-			up.Abort()
-			return "", err
-		}
-	}
-	newETag, err := up.Complete(ctx, Condition{IfMatch: etag})
-	if err != nil {
-		up.Abort()
-	}
-	return newETag, err
+	return up.copyAllAndComplete(ctx, object, etag, size, Condition{IfMatch: etag})
 }
