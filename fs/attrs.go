@@ -18,12 +18,19 @@ type fileAttrs struct {
 	uid, gid uint32
 	fromHead bool      // perm, uid, gid and mtime came from the object's metadata
 	headAt   time.Time // when a HEAD last said so; zero if not from a HEAD
+	// asOf is when these attributes were true: when the listing or HEAD that gave them
+	// was sent, or when a change made here took effect. A node never takes attributes
+	// older than those it has, so a listing that started before a save cannot bring
+	// back the size and version the save replaced (the kernel would then pad or cut
+	// reads of the new version to the old size).
+	asOf time.Time
 }
 
-// attrsFromListing uses what a listing says: size and LastModified, with the mount's
-// default owner and mode, since listings carry no user metadata.
-func (f *FS) attrsFromListing(e bucket.Entry) fileAttrs {
+// attrsFromListing uses what a listing sent at asOf says: size and LastModified, with
+// the mount's default owner and mode, since listings carry no user metadata.
+func (f *FS) attrsFromListing(e bucket.Entry, asOf time.Time) fileAttrs {
 	return fileAttrs{
+		asOf:  asOf,
 		size:  e.Size,
 		etag:  e.ETag,
 		mtime: e.LastModified,
@@ -33,8 +40,8 @@ func (f *FS) attrsFromListing(e bucket.Entry) fileAttrs {
 	}
 }
 
-// attrsFromHead uses a HEAD's answer, metadata included.
-func (f *FS) attrsFromHead(info bucket.ObjectInfo) fileAttrs {
+// attrsFromHead uses the answer of a HEAD sent at asOf, metadata included.
+func (f *FS) attrsFromHead(info bucket.ObjectInfo, asOf time.Time) fileAttrs {
 	m := parseMeta(info.Metadata)
 	a := fileAttrs{
 		size:     info.Size,
@@ -44,7 +51,8 @@ func (f *FS) attrsFromHead(info bucket.ObjectInfo) fileAttrs {
 		uid:      f.opts.UID,
 		gid:      f.opts.GID,
 		fromHead: true,
-		headAt:   time.Now(),
+		headAt:   asOf,
+		asOf:     asOf,
 	}
 	if m.uid != nil {
 		a.uid = *m.uid

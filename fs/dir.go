@@ -28,9 +28,14 @@ type dirNode struct {
 	complete time.Time
 }
 
+// listedChild is what is known of one name, and since when: at is when the listing or
+// probe that said so was sent, or when a change made here took effect. Older news never
+// replaces newer. gone marks a name removed here, so that a listing sent before the
+// removal does not bring it back.
 type listedChild struct {
 	entry bucket.Entry
 	at    time.Time
+	gone  bool
 }
 
 var (
@@ -55,24 +60,25 @@ func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (
 	// Requests are not tied to the kernel's request: a Go client's own SIGURG
 	// interrupts it, and a half-done lookup helps nobody. The bucket bounds the time.
 	ctx = context.WithoutCancel(ctx)
-	if e, ok, complete := d.fromListing(name); ok {
-		return d.childFromEntry(ctx, name, e, out), 0
-	} else if complete {
+	if c, ok, complete := d.fromListing(name); ok && !c.gone {
+		return d.childFromEntry(ctx, name, c.entry, c.at, out), 0
+	} else if ok || complete {
 		return nil, syscall.ENOENT
 	}
 	return d.probe(ctx, name, out)
 }
 
-// fromListing answers a lookup from a fresh listing: the entry if listed, and whether a
-// complete listing is fresh enough to say that an unlisted name does not exist.
-func (d *dirNode) fromListing(name string) (bucket.Entry, bool, bool) {
+// fromListing answers a lookup from what is fresh: the name's entry if known (which may
+// say it is gone), and whether a complete listing is fresh enough to say that an unlisted
+// name does not exist.
+func (d *dirNode) fromListing(name string) (listedChild, bool, bool) {
 	ttl := d.fsys.opts.StatTTL
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if c, ok := d.listed[name]; ok && time.Since(c.at) < ttl {
-		return c.entry, true, false
+		return c, true, false
 	}
-	return bucket.Entry{}, false, !d.complete.IsZero() && time.Since(d.complete) < ttl
+	return listedChild{}, false, !d.complete.IsZero() && time.Since(d.complete) < ttl
 }
 
 // probe finds out what an unlisted name is: a keyed HEAD of the object and a one-key
@@ -86,6 +92,7 @@ func (d *dirNode) probe(ctx context.Context, name string, out *fuse.EntryOut) (*
 		isDir   bool
 		dirErr  error
 	)
+	sent := time.Now()
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -95,19 +102,18 @@ func (d *dirNode) probe(ctx context.Context, name string, out *fuse.EntryOut) (*
 	wg.Wait()
 
 	// What the probe found answers further lookups for StatTTL, like a listing.
-	now := time.Now()
 	switch {
 	case dirErr == nil && isDir:
 		if headErr == nil {
 			d.fsys.warnOnce(key, "object hidden: a directory of the same name is shown instead")
 		}
-		d.noteListed(name, bucket.Entry{Key: key + "/", Dir: true}, now)
-		return d.childFromEntry(ctx, name, bucket.Entry{Key: key + "/", Dir: true}, out), 0
+		d.noteListed(name, bucket.Entry{Key: key + "/", Dir: true}, sent)
+		return d.childFromEntry(ctx, name, bucket.Entry{Key: key + "/", Dir: true}, sent, out), 0
 	case headErr == nil && isSymlinkMode(parseMeta(info.Metadata).mode):
-		return d.symlinkChild(ctx, name, key, d.fsys.attrsFromHead(info), out), 0
+		return d.symlinkChild(ctx, name, key, d.fsys.attrsFromHead(info, sent), out), 0
 	case headErr == nil:
-		d.noteListed(name, bucket.Entry{Key: key, Size: info.Size, ETag: info.ETag, LastModified: info.LastModified}, now)
-		return d.fileChild(ctx, name, key, d.fsys.attrsFromHead(info), out), 0
+		d.noteListed(name, bucket.Entry{Key: key, Size: info.Size, ETag: info.ETag, LastModified: info.LastModified}, sent)
+		return d.fileChild(ctx, name, key, d.fsys.attrsFromHead(info, sent), out), 0
 	case errors.Is(headErr, bucket.ErrNotFound) && dirErr == nil:
 		return nil, syscall.ENOENT
 	case errors.Is(headErr, bucket.ErrNotFound):
@@ -116,7 +122,7 @@ func (d *dirNode) probe(ctx context.Context, name string, out *fuse.EntryOut) (*
 	return nil, d.fsys.errno("lookup", key, headErr)
 }
 
-func (d *dirNode) childFromEntry(ctx context.Context, name string, e bucket.Entry, out *fuse.EntryOut) *gofs.Inode {
+func (d *dirNode) childFromEntry(ctx context.Context, name string, e bucket.Entry, asOf time.Time, out *fuse.EntryOut) *gofs.Inode {
 	if e.Dir {
 		return d.dirChild(ctx, name, out)
 	}
@@ -130,7 +136,7 @@ func (d *dirNode) childFromEntry(ctx context.Context, name string, e bucket.Entr
 			return ch
 		}
 	}
-	return d.fileChild(ctx, name, e.Key, d.fsys.attrsFromListing(e), out)
+	return d.fileChild(ctx, name, e.Key, d.fsys.attrsFromListing(e, asOf), out)
 }
 
 // dirChild and fileChild reuse the node the tree already has for name when its kind
@@ -178,18 +184,37 @@ func (d *dirNode) keyPrefix() string {
 	return d.prefix
 }
 
-// noteListed records one child seen by a listing in progress.
+// noteListed records what a listing or probe sent at at said of one child, or a change
+// made here (at = now), unless something newer is known.
 func (d *dirNode) noteListed(name string, e bucket.Entry, at time.Time) {
-	d.mu.Lock()
-	d.listed[name] = listedChild{entry: e, at: at}
-	d.mu.Unlock()
+	d.note(name, listedChild{entry: e, at: at})
 }
 
-// listingDone replaces what is known with a complete listing, forgetting names that are
-// gone.
-func (d *dirNode) listingDone(seen map[string]listedChild) {
+// forgetListed records that name was removed here.
+func (d *dirNode) forgetListed(name string) {
+	d.note(name, listedChild{gone: true, at: time.Now()})
+}
+
+func (d *dirNode) note(name string, c listedChild) {
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if old, ok := d.listed[name]; ok && old.at.After(c.at) {
+		return
+	}
+	d.listed[name] = c
+}
+
+// listingDone replaces what is known with a complete listing sent at start, forgetting
+// names that are gone, but keeping what changed here since start: the listing may not
+// show it yet.
+func (d *dirNode) listingDone(seen map[string]listedChild, start time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, c := range d.listed {
+		if s, ok := seen[name]; c.at.After(start) && (!ok || c.at.After(s.at)) {
+			seen[name] = c
+		}
+	}
 	d.listed = seen
-	d.complete = time.Now()
-	d.mu.Unlock()
+	d.complete = start
 }

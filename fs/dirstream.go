@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
-
-	"github.com/ssecfs/ssecfs/bucket"
 )
 
 // dirStream streams a listing to readdir one page at a time, so a huge directory
@@ -22,9 +20,10 @@ type dirStream struct {
 	done    bool
 	failed  syscall.Errno
 	ready   []fuse.DirEntry
-	pending []bucket.Entry // objects held back: a directory of the same name may follow
+	pending []listedChild // objects held back: a directory of the same name may follow
 	seen    map[string]listedChild
-	pos     uint64 // entries handed out so far
+	pos     uint64    // entries handed out so far
+	start   time.Time // when the first page was asked for: the listing's "as of"
 }
 
 func (d *dirNode) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
@@ -37,6 +36,7 @@ func (s *dirStream) reset() {
 	s.token, s.done, s.failed = "", false, 0
 	s.ready, s.pending, s.pos = nil, nil, 0
 	s.seen = make(map[string]listedChild)
+	s.start = time.Time{}
 }
 
 func (s *dirStream) HasNext() bool {
@@ -78,30 +78,36 @@ func (s *dirStream) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 }
 
 func (s *dirStream) fetch() {
+	// Each entry is as fresh as the request that listed it: not fresher, so that it
+	// cannot override a change made here while the request was on its way.
+	sent := time.Now()
 	entries, next, err := s.d.fsys.store.ListPage(s.ctx, s.prefix, s.token)
 	if err != nil {
 		s.failed = s.d.fsys.errno("readdir", s.prefix, err)
 		return
 	}
-	now := time.Now()
+	if s.token == "" {
+		s.start = sent
+	}
 	for _, e := range entries {
-		s.add(e, now)
+		s.add(listedChild{entry: e, at: sent})
 	}
 	s.token = next
 	if next == "" {
 		for _, p := range s.pending {
-			s.emit(p, now)
+			s.emit(p)
 		}
 		s.pending = nil
 		s.done = true
-		s.d.listingDone(s.seen)
+		s.d.listingDone(s.seen, s.start)
 	}
 }
 
 // add takes entries in key order. An object "a" sorts before a prefix "a/", with only
 // names like "a-b" between them, so an object is held back until a key past "a/" shows
 // whether a directory of the same name hides it.
-func (s *dirStream) add(e bucket.Entry, now time.Time) {
+func (s *dirStream) add(c listedChild) {
+	e := c.entry
 	name, _ := childName(s.prefix, e.Key)
 	if reason := badName(name); reason != "" {
 		s.d.fsys.warnOnce(e.Key, "skipping object: its name cannot be a file name", "reason", reason)
@@ -110,29 +116,30 @@ func (s *dirStream) add(e bucket.Entry, now time.Time) {
 	keep := s.pending[:0]
 	for _, p := range s.pending {
 		switch {
-		case e.Dir && e.Key == p.Key+"/":
-			s.d.fsys.warnOnce(p.Key, "object hidden: a directory of the same name is shown instead")
-		case p.Key+"/" < e.Key:
-			s.emit(p, now)
+		case e.Dir && e.Key == p.entry.Key+"/":
+			s.d.fsys.warnOnce(p.entry.Key, "object hidden: a directory of the same name is shown instead")
+		case p.entry.Key+"/" < e.Key:
+			s.emit(p)
 		default:
 			keep = append(keep, p)
 		}
 	}
 	s.pending = keep
 	if e.Dir {
-		s.emit(e, now)
+		s.emit(c)
 	} else {
-		s.pending = append(s.pending, e)
+		s.pending = append(s.pending, c)
 	}
 }
 
-func (s *dirStream) emit(e bucket.Entry, now time.Time) {
+func (s *dirStream) emit(c listedChild) {
+	e := c.entry
 	name, dir := childName(s.prefix, e.Key)
 	mode := uint32(syscall.S_IFREG)
 	if dir {
 		mode = syscall.S_IFDIR
 	}
-	s.seen[name] = listedChild{entry: e, at: now}
-	s.d.noteListed(name, e, now)
+	s.seen[name] = c
+	s.d.noteListed(name, e, c.at)
 	s.ready = append(s.ready, fuse.DirEntry{Name: name, Mode: mode})
 }

@@ -427,7 +427,7 @@ func TestDirStreamObjectAndDirectoryOfTheSameName(t *testing.T) {
 					if !strings.Contains(logs, "object hidden") || !strings.Contains(logs, "object="+h+"\n") {
 						t.Errorf("no warning that object %q is hidden; log:\n%s", h, logs)
 					}
-					if e, ok, _ := d.fromListing(h); !ok || !e.Dir {
+					if e, ok, _ := d.fromListing(h); !ok || !e.entry.Dir {
 						t.Errorf("fromListing(%q) = %+v, %v; want the directory", h, e, ok)
 					}
 				}
@@ -485,13 +485,13 @@ func TestDirStreamFeedsLookups(t *testing.T) {
 		drain(t, ds, 1)
 
 		e, ok, complete := d.fromListing("a.txt")
-		if !ok || complete || e.Key != "a.txt" || e.Dir || e.Size != int64(len("a.txt")) || e.ETag != `"etag-a.txt"` {
+		if !ok || complete || e.entry.Key != "a.txt" || e.entry.Dir || e.entry.Size != int64(len("a.txt")) || e.entry.ETag != `"etag-a.txt"` {
 			t.Errorf("fromListing(a.txt) = %+v, %v, %v; want the listed object", e, ok, complete)
 		}
-		if e, ok, _ := d.fromListing("b"); !ok || !e.Dir || e.Key != "b/" {
+		if e, ok, _ := d.fromListing("b"); !ok || !e.entry.Dir || e.entry.Key != "b/" {
 			t.Errorf("fromListing(b) = %+v, %v; want directory b/", e, ok)
 		}
-		if e, ok, _ := d.fromListing("conflict"); !ok || !e.Dir {
+		if e, ok, _ := d.fromListing("conflict"); !ok || !e.entry.Dir {
 			t.Errorf("fromListing(conflict) = %+v, %v; want the directory", e, ok)
 		}
 		if _, ok, complete := d.fromListing("missing"); ok || !complete {

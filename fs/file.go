@@ -58,14 +58,16 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 }
 
 // update takes newer attributes, but keeps those read from the object's metadata (or
-// set here) when a listing, which has none, reports the same version; and keeps the
-// size of a file being written.
+// set here) when a listing, which has none, reports the same version; keeps the size of
+// a file being written; and never takes attributes older than those it has.
 func (n *fileNode) update(a fileAttrs, out *fuse.Attr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
 	case n.content != nil:
+	case a.asOf.Before(n.attrs.asOf):
 	case n.attrs.fromHead && !a.fromHead && n.attrs.etag == a.etag:
+		n.attrs.asOf = a.asOf
 	default:
 		n.attrs = a
 	}
@@ -83,13 +85,13 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		}
 		c, err := n.openForWrite(ctx)
 		if err != nil {
-			return nil, 0, n.fsys.errno("open", n.key, err)
+			return nil, 0, n.fsys.errno("open", n.objectKey(), err)
 		}
 		h := &openFile{node: n, writable: true}
 		if flags&syscall.O_TRUNC != 0 {
 			if err := c.truncate(0); err != nil {
 				n.Release(ctx, h)
-				return nil, 0, n.fsys.errno("open", n.key, err)
+				return nil, 0, n.fsys.errno("open", n.objectKey(), err)
 			}
 			n.touch(c)
 		}
@@ -111,14 +113,19 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		return nil, 0, n.fsys.errno("open", key, err)
 	}
 	// The kernel keeps its cached pages of this file only while the object is the
-	// version they came from; a new version makes it drop them.
+	// version they came from; a new version makes it drop them, and its idea of the
+	// size too: reads of this version must stop at this version's end, not at one the
+	// kernel learned earlier (that would pad them with zeros or cut them short).
 	var fuseFlags uint32
 	n.mu.Lock()
-	if n.kernelETag == info.ETag {
-		fuseFlags = fuse.FOPEN_KEEP_CACHE
-	}
+	same := n.kernelETag == info.ETag
 	n.kernelETag = info.ETag
 	n.mu.Unlock()
+	if same {
+		fuseFlags = fuse.FOPEN_KEEP_CACHE
+	} else {
+		n.NotifyContent(-1, 0) // attributes only; the pages go because KEEP_CACHE is not set
+	}
 	return &openFile{node: n, etag: info.ETag, size: info.Size}, fuseFlags, 0
 }
 
@@ -177,7 +184,9 @@ func (n *fileNode) pageFetcher(h *openFile) func(index int64) cache.FetchFunc {
 }
 
 // head learns the object's current version. A HEAD made within the kernel's own
-// attribute time (by the lookup just before this open, typically) is not repeated.
+// attribute time (by the lookup just before this open, typically) is not repeated. If
+// this mount saved a newer version while the HEAD was on its way, that version is the
+// current one.
 func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, error) {
 	n.mu.Lock()
 	a := n.attrs
@@ -185,12 +194,20 @@ func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, err
 	if a.etag != "" && !a.headAt.IsZero() && time.Since(a.headAt) < kernelTTL {
 		return bucket.ObjectInfo{Key: key, Size: a.size, ETag: a.etag}, nil
 	}
+	sent := time.Now()
 	info, err := n.fsys.store.Head(ctx, key)
-	if err == nil {
-		var ignored fuse.Attr
-		n.update(n.fsys.attrsFromHead(info), &ignored)
+	if err != nil {
+		return info, err
 	}
-	return info, err
+	var ignored fuse.Attr
+	n.update(n.fsys.attrsFromHead(info, sent), &ignored)
+	n.mu.Lock()
+	a = n.attrs
+	n.mu.Unlock()
+	if a.asOf.After(sent) && a.etag != "" {
+		info.ETag, info.Size = a.etag, a.size
+	}
+	return info, nil
 }
 
 // metadata is the user metadata to store with the object, as s3fs and rclone do.
@@ -198,4 +215,11 @@ func (n *fileNode) metadata() map[string]string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return encodeMeta(syscall.S_IFREG|n.attrs.perm, n.attrs.uid, n.attrs.gid, n.attrs.mtime)
+}
+
+// objectKey is the node's object key; a rename changes it, so it is read under the lock.
+func (n *fileNode) objectKey() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.key
 }

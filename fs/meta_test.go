@@ -126,7 +126,7 @@ func TestAttrsFromHead(t *testing.T) {
 	a := f.attrsFromHead(bucket.ObjectInfo{
 		Key: "k", Size: 12, ETag: `"e"`, LastModified: lastMod,
 		Metadata: map[string]string{"mode": "33261", "uid": "1", "gid": "2", "mtime": "1700000000"},
-	})
+	}, time.Now())
 	if a.perm != 0o755 || a.uid != 1 || a.gid != 2 || !a.mtime.Equal(time.Unix(1700000000, 0)) ||
 		a.size != 12 || a.etag != `"e"` || !a.fromHead {
 		t.Errorf("with metadata: %+v", a)
@@ -135,7 +135,7 @@ func TestAttrsFromHead(t *testing.T) {
 	a = f.attrsFromHead(bucket.ObjectInfo{
 		Key: "k", Size: 3, ETag: `"e2"`, LastModified: lastMod,
 		Metadata: map[string]string{"mode": "bogus", "mtime": "-1"},
-	})
+	}, time.Now())
 	if a.perm != 0o640 || a.uid != 11 || a.gid != 22 || !a.mtime.Equal(lastMod) || a.size != 3 {
 		t.Errorf("without usable metadata: %+v", a)
 	}

@@ -54,7 +54,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	// The kernel looked the name up before asking: nothing was under it. So the new
 	// directory is known empty, and creating files in it needs no lookups of S3.
 	if nd, ok := child.Operations().(*dirNode); ok {
-		nd.listingDone(make(map[string]listedChild))
+		nd.listingDone(make(map[string]listedChild), time.Now())
 	}
 	return child, 0
 }
@@ -119,7 +119,7 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 		return nil, d.fsys.errno("symlink", key, err)
 	}
 	l := &symlinkNode{fsys: d.fsys, key: key, target: target,
-		attrs: fileAttrs{size: int64(len(target)), etag: etag, mtime: now, perm: 0o777, uid: uid, gid: gid, fromHead: true}}
+		attrs: fileAttrs{size: int64(len(target)), etag: etag, mtime: now, perm: 0o777, uid: uid, gid: gid, fromHead: true, asOf: now}}
 	l.attrs.fill(&out.Attr)
 	out.Mode = syscall.S_IFLNK | 0o777
 	d.noteListed(name, bucket.Entry{Key: key, Size: int64(len(target)), ETag: etag, LastModified: now}, now)
@@ -170,13 +170,6 @@ func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 	}
 	d.fsys.fillDir(&out.Attr)
 	return 0
-}
-
-// forgetListed drops a name from what the last listing said.
-func (d *dirNode) forgetListed(name string) {
-	d.mu.Lock()
-	delete(d.listed, name)
-	d.mu.Unlock()
 }
 
 // forgetListing drops the whole listing: the directory moved, and its keys with it.
@@ -232,7 +225,7 @@ func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *
 	}
 	n.mu.Lock()
 	n.key = dst
-	n.attrs.etag = newETag
+	n.attrs.etag, n.attrs.asOf = newETag, time.Now()
 	c := n.content
 	n.mu.Unlock()
 	if c != nil {
@@ -397,6 +390,7 @@ func retarget(in *gofs.Inode, from, to string) {
 		node.mu.Lock()
 		node.key = to + strings.TrimPrefix(node.key, from)
 		node.attrs.etag = "" // a copy has a new version; learned again on open
+		node.attrs.asOf = time.Now()
 		c := node.content
 		node.mu.Unlock()
 		if c != nil {

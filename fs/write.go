@@ -29,12 +29,10 @@ func (n *fileNode) openForWrite(ctx context.Context) (*content, error) {
 	n.mu.Unlock()
 	if c == nil {
 		etag, size := "", int64(0)
-		info, err := n.fsys.store.Head(ctx, n.key)
+		info, err := n.head(ctx, n.objectKey())
 		switch {
 		case err == nil:
 			etag, size = info.ETag, info.Size
-			var ignored fuse.Attr
-			n.update(n.fsys.attrsFromHead(info), &ignored)
 		case !errors.Is(err, bucket.ErrNotFound):
 			return nil, err
 		}
@@ -61,7 +59,7 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	key := d.prefix + name
 	caller, _ := fuse.FromContext(ctx)
 	now := time.Now()
-	n := &fileNode{fsys: d.fsys, key: key, attrs: fileAttrs{mtime: now, perm: mode & 0o7777, uid: d.fsys.opts.UID, gid: d.fsys.opts.GID, fromHead: true}}
+	n := &fileNode{fsys: d.fsys, key: key, attrs: fileAttrs{mtime: now, perm: mode & 0o7777, uid: d.fsys.opts.UID, gid: d.fsys.opts.GID, fromHead: true, asOf: now}}
 	if caller != nil {
 		n.attrs.uid, n.attrs.gid = caller.Uid, caller.Gid
 	}
@@ -83,7 +81,7 @@ func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, o
 	c := n.content
 	n.mu.Unlock()
 	if err := c.write(context.WithoutCancel(ctx), data, off); err != nil {
-		return 0, n.fsys.errno("write", n.key, err)
+		return 0, n.fsys.errno("write", n.objectKey(), err)
 	}
 	n.touch(c)
 	return uint32(len(data)), 0
@@ -94,10 +92,12 @@ func (n *fileNode) touch(c *content) {
 	c.mu.Lock()
 	size := c.size
 	c.mu.Unlock()
+	now := time.Now()
 	n.mu.Lock()
 	n.attrs.size = size
-	n.attrs.mtime = time.Now()
+	n.attrs.mtime = now
 	n.attrs.fromHead = true
+	n.attrs.asOf = now
 	n.mu.Unlock()
 }
 
@@ -140,7 +140,7 @@ func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errn
 	if dirty, _ := c.snapshot(); dirty {
 		// Flush failed and reported it; the kernel ignores what Release says. Keep
 		// nothing half-sent behind.
-		n.fsys.log.Error("closing with changes that were not saved", "object", n.key)
+		n.fsys.log.Error("closing with changes that were not saved", "object", n.objectKey())
 	}
 	n.mu.Lock()
 	if n.writers == 0 && n.content == c {
@@ -214,15 +214,16 @@ func (n *fileNode) saveConflict(ctx context.Context, c *content, meta map[string
 // savedAs records the object just written, in the node and in its directory's listing,
 // so lookups and reads see it at once.
 func (n *fileNode) savedAs(etag string, size int64) {
+	now := time.Now()
 	n.mu.Lock()
-	n.attrs.etag, n.attrs.size, n.attrs.fromHead = etag, size, true
+	n.attrs.etag, n.attrs.size, n.attrs.fromHead, n.attrs.asOf = etag, size, true, now
 	// The kernel's pages hold what was written through it: that is this version.
 	n.kernelETag = etag
 	key, mtime := n.key, n.attrs.mtime
 	n.mu.Unlock()
 	if name, parent := n.Parent(); parent != nil {
 		if d, ok := parent.Operations().(*dirNode); ok {
-			d.noteListed(name, bucket.Entry{Key: key, Size: size, ETag: etag, LastModified: mtime}, time.Now())
+			d.noteListed(name, bucket.Entry{Key: key, Size: size, ETag: etag, LastModified: mtime}, now)
 		}
 	}
 }
@@ -252,11 +253,11 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 	c, err := n.openForWrite(ctx)
 	if err != nil {
-		return n.fsys.errno("truncate", n.key, err)
+		return n.fsys.errno("truncate", n.objectKey(), err)
 	}
 	defer n.Release(ctx, &openFile{node: n, writable: true})
 	if err := c.truncate(size); err != nil {
-		return n.fsys.errno("truncate", n.key, err)
+		return n.fsys.errno("truncate", n.objectKey(), err)
 	}
 	n.touch(c)
 	n.mu.Lock()
@@ -288,6 +289,7 @@ func (n *fileNode) setMetaAttrs(in *fuse.SetAttrIn) bool {
 	}
 	if changed {
 		n.attrs.fromHead = true
+		n.attrs.asOf = time.Now()
 	}
 	return changed
 }
