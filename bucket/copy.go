@@ -22,7 +22,10 @@ func (b *Bucket) Copy(ctx context.Context, src, srcETag string, size int64, dst 
 	if size > maxCopyObject {
 		return b.copyMultipart(ctx, src, srcETag, size, dst, meta, cond)
 	}
-	var etag string
+	var etag, id string
+	if meta != nil {
+		meta, id = withSaveID(meta)
+	}
 	h := b.current()
 	err := b.withKey(ctx, opCopy, src, func(ctx context.Context, s sseC) error {
 		in := &s3.CopyObjectInput{
@@ -53,7 +56,10 @@ func (b *Bucket) Copy(ctx context.Context, src, srcETag string, size int64, dst 
 		return nil
 	})
 	if err != nil {
-		return "", err
+		var ok bool
+		if etag, ok = b.confirmSave(ctx, opCopy, dst, id, err); !ok {
+			return "", err
+		}
 	}
 	b.remember(dst, 0)
 	return etag, nil

@@ -51,10 +51,11 @@ func (b *Bucket) current() sseC {
 // Put writes a whole object in one keyed request and returns its ETag. The object is
 // encrypted with the current key; meta is its user metadata.
 func (b *Bucket) Put(ctx context.Context, key string, body []byte, meta map[string]string, cond Condition) (string, error) {
-	ctx, cancel := b.withTimeout(ctx)
+	meta, id := withSaveID(meta)
+	tctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	h := b.current()
-	out, err := b.client.PutObject(ctx, &s3.PutObjectInput{
+	out, err := b.client.PutObject(tctx, &s3.PutObjectInput{
 		Bucket:               aws.String(b.name),
 		Key:                  aws.String(key),
 		Body:                 bytes.NewReader(body),
@@ -67,6 +68,9 @@ func (b *Bucket) Put(ctx context.Context, key string, body []byte, meta map[stri
 		SSECustomerKeyMD5:    h.KeyMD5,
 	})
 	if err != nil {
+		if etag, ok := b.confirmSave(ctx, opPut, key, id, err); ok {
+			return etag, nil
+		}
 		return "", b.writeError(opPut, key, err)
 	}
 	b.remember(key, 0)

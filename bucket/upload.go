@@ -20,6 +20,7 @@ import (
 type Upload struct {
 	b        *Bucket
 	key, id  string
+	saveID   string // in the object's metadata once complete (see saveid.go)
 	mu       sync.Mutex
 	parts    map[int32]string // part number -> ETag
 	finished bool
@@ -27,6 +28,7 @@ type Upload struct {
 
 // StartUpload begins a multipart upload of key under the current key, with user metadata.
 func (b *Bucket) StartUpload(ctx context.Context, key string, meta map[string]string) (*Upload, error) {
+	meta, saveID := withSaveID(meta)
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	h := b.current()
@@ -41,7 +43,7 @@ func (b *Bucket) StartUpload(ctx context.Context, key string, meta map[string]st
 	if err != nil {
 		return nil, b.writeError(opCreateMP, key, err)
 	}
-	return &Upload{b: b, key: key, id: aws.ToString(out.UploadId), parts: make(map[int32]string)}, nil
+	return &Upload{b: b, key: key, id: aws.ToString(out.UploadId), saveID: saveID, parts: make(map[int32]string)}, nil
 }
 
 // Key is the object the upload will create.
@@ -137,7 +139,7 @@ func (u *Upload) copyPart(ctx context.Context, n int32, src, srcETag string, off
 
 // Complete makes the upload's object visible, atomically, if cond holds.
 func (u *Upload) Complete(ctx context.Context, cond Condition) (string, error) {
-	ctx, cancel := u.b.withTimeout(ctx)
+	tctx, cancel := u.b.withTimeout(ctx)
 	defer cancel()
 	u.mu.Lock()
 	nums := make([]int32, 0, len(u.parts))
@@ -151,7 +153,7 @@ func (u *Upload) Complete(ctx context.Context, cond Condition) (string, error) {
 	}
 	u.mu.Unlock()
 	h := u.b.current()
-	out, err := u.b.client.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	out, err := u.b.client.CompleteMultipartUpload(tctx, &s3.CompleteMultipartUploadInput{
 		Bucket:               aws.String(u.b.name),
 		Key:                  aws.String(u.key),
 		UploadId:             aws.String(u.id),
@@ -162,14 +164,20 @@ func (u *Upload) Complete(ctx context.Context, cond Condition) (string, error) {
 		SSECustomerKey:       h.Key,
 		SSECustomerKeyMD5:    h.KeyMD5,
 	})
-	if err != nil {
-		return "", u.b.writeError(opComplete, u.key, err)
+	var etag string
+	if err == nil {
+		etag = aws.ToString(out.ETag)
+	} else {
+		var ok bool
+		if etag, ok = u.b.confirmSave(ctx, opComplete, u.key, u.saveID, err); !ok {
+			return "", u.b.writeError(opComplete, u.key, err)
+		}
 	}
 	u.mu.Lock()
 	u.finished = true
 	u.mu.Unlock()
 	u.b.remember(u.key, 0)
-	return aws.ToString(out.ETag), nil
+	return etag, nil
 }
 
 // Abort frees the parts of an upload that will not be completed. It runs on a context of
