@@ -57,18 +57,3 @@ func TestParseInterspersed(t *testing.T) {
 		t.Fatalf("got %v %v key=%q ro=%v", pos, err, *k, *ro)
 	}
 }
-
-func TestParseTarget(t *testing.T) {
-	for _, tc := range []struct{ in, bucket, prefix string }{
-		{"b", "b", ""},
-		{"s3://b/a/b/", "b", "a/b/"},
-		{"b//x", "b", "x/"},
-	} {
-		if b, p, err := parseTarget(tc.in); err != nil || b != tc.bucket || p != tc.prefix {
-			t.Errorf("parseTarget(%q) = %q, %q, %v", tc.in, b, p, err)
-		}
-	}
-	if _, _, err := parseTarget("/x"); err == nil {
-		t.Error("a target without a bucket was accepted")
-	}
-}
