@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// byteSize is a flag value like "256MiB", "1GiB", "64M" or "1048576".
+// byteSize is a flag value like "256MiB", "1GiB", "64M", "2TB" or "1048576".
 type byteSize int64
 
 func (b *byteSize) String() string { return formatBytes(int64(*b)) }
@@ -21,14 +21,24 @@ func (b *byteSize) Set(s string) error {
 	return nil
 }
 
+// sizeUnitsHelp describes what parseBytes accepts, for --help.
+const sizeUnitsHelp = "SIZE is a number of bytes, or a whole number followed by KiB, MiB, GiB, TiB, PiB\n" +
+	"(or K, M, G, T, P: powers of 1024) or KB, MB, GB, TB, PB (powers of 1000), e.g. 256MiB."
+
+// sizeUnits are tried in order, so a suffix comes before the shorter ones it ends with
+// ("MiB" and "MB" before "B").
 var sizeUnits = []struct {
 	suffix string
 	mult   int64
 }{
-	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40},
-	{"KB", 1000}, {"MB", 1000 * 1000}, {"GB", 1000 * 1000 * 1000},
-	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"B", 1},
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"PiB", 1 << 50},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"PB", 1e15},
+	{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"T", 1 << 40}, {"P", 1 << 50}, {"B", 1},
 }
+
+// maxBytes bounds sizes well below what an int64 holds, so sums of a few sizes (the
+// memory limit adds three) cannot overflow either.
+const maxBytes = 1 << 62
 
 func parseBytes(s string) (int64, error) {
 	t := strings.TrimSpace(s)
@@ -40,17 +50,20 @@ func parseBytes(s string) (int64, error) {
 		}
 	}
 	v, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || v < 0 || v > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size; write it like 256MiB, 1GiB or 1048576", s)
+	// v <= maxBytes/mult (rounded down) keeps v*mult <= maxBytes: no overflow.
+	if err != nil || v < 0 || v > maxBytes/mult {
+		return 0, fmt.Errorf("%q is not a size; write it like 256MiB, 1GiB, 2TB or 1048576", s)
 	}
 	return v * mult, nil
 }
 
+// formatBytes writes n with the largest binary unit that divides it, so parseBytes
+// reads it back exactly.
 func formatBytes(n int64) string {
 	for _, u := range []struct {
 		suffix string
 		mult   int64
-	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+	}{{"PiB", 1 << 50}, {"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
 		if n >= u.mult && n%u.mult == 0 {
 			return fmt.Sprintf("%d%s", n/u.mult, u.suffix)
 		}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"io"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -24,14 +25,27 @@ func TestParseBytes(t *testing.T) {
 		{"lots", 0, true},
 		{"1.5GiB", 0, true},
 		{"99999999999TiB", 0, true},
+		{"2TB", 2_000_000_000_000, false},
+		{"3PB", 3_000_000_000_000_000, false},
+		{"1PiB", 1 << 50, false},
+		{"2P", 2 << 50, false},
+		{"4096PiB", 1 << 62, false},
+		{"4097PiB", 0, true},
+		{"4611PB", 4_611_000_000_000_000_000, false},
+		{"4612PB", 0, true},
+		{"9223372036854775807", 0, true},
+		{"PiB", 0, true},
+		{"1 PB", 1_000_000_000_000_000, false},
 	} {
 		got, err := parseBytes(tc.in)
 		if tc.bad != (err != nil) || got != tc.want {
 			t.Errorf("parseBytes(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.bad)
 		}
 	}
-	if s := formatBytes(256 << 20); s != "256MiB" {
-		t.Errorf("formatBytes(256MiB) = %q", s)
+	for n, want := range map[int64]string{256 << 20: "256MiB", 3 << 50: "3PiB", 1 << 62: "4096PiB", 1000: "1000", 0: "0"} {
+		if s := formatBytes(n); s != want {
+			t.Errorf("formatBytes(%d) = %q, want %q", n, s, want)
+		}
 	}
 }
 
@@ -55,5 +69,24 @@ func TestParseInterspersed(t *testing.T) {
 	pos, err := parseInterspersed(fs, []string{"bucket/p", "--key-file", "k", "/mnt", "--read-only"})
 	if err != nil || !slices.Equal(pos, []string{"bucket/p", "/mnt"}) || *k != "k" || !*ro {
 		t.Fatalf("got %v %v key=%q ro=%v", pos, err, *k, *ro)
+	}
+}
+
+// --help says which size units there are, and every one it names is accepted.
+func TestMountHelpDescribesSizes(t *testing.T) {
+	var out strings.Builder
+	fs := newMountFlags(&mountConfig{})
+	fs.SetOutput(&out)
+	fs.Usage()
+	help := out.String()
+	for _, unit := range []string{"KiB", "MiB", "GiB", "TiB", "PiB", "KB", "MB", "GB", "TB", "PB", " K,", " P:", "powers of 1024", "powers of 1000"} {
+		if !strings.Contains(help, unit) {
+			t.Errorf("mount --help does not mention %q:\n%s", unit, help)
+		}
+	}
+	for _, u := range sizeUnits {
+		if _, err := parseBytes("3" + u.suffix); err != nil {
+			t.Errorf("unit %s is listed but refused: %v", u.suffix, err)
+		}
 	}
 }

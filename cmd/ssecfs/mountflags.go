@@ -98,6 +98,7 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 		printFlags(fs, "part-size", "upload-concurrency", "write-buffer", "overwrite-concurrent")
 		fmt.Fprintln(out, "\nRunning:")
 		printFlags(fs, "foreground", "log-level", "log-file", "debug-fuse")
+		fmt.Fprintln(out, "\n"+sizeUnitsHelp)
 	}
 	return fs
 }
