@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -18,18 +19,22 @@ const (
 	// --key-file pointing at a disk image or /dev/urandom).
 	maxKeyData = 1 << 20
 
-	// commandTimeout applies when the caller's context has no deadline, so a
-	// key command that hangs (waiting for input that never comes, say)
-	// cannot hang the mount forever.
-	commandTimeout = 30 * time.Second
-
 	// commandWaitDelay bounds how long we wait for the command's output pipe
-	// to close after it was killed: a grandchild of the shell may hold it.
+	// to close once it was killed or has exited: a process it left in the
+	// background may hold it.
 	commandWaitDelay = 2 * time.Second
 
 	// oneSourceMsg is the error when Options does not name exactly one source.
 	oneSourceMsg = "give exactly one of --key-file, --key-env, --key-command"
 )
+
+// CommandTimeout bounds a key command, whatever the caller's context allows: a
+// command that waits for input that never comes (a passphrase prompt without a
+// terminal) must fail soon and clearly, not after the mount's whole start-up budget.
+const CommandTimeout = 30 * time.Second
+
+// commandTimeout is CommandTimeout; tests shorten it.
+var commandTimeout = CommandTimeout
 
 // Options are the key-source flags of the command line. Exactly one field
 // must be set.
@@ -129,37 +134,66 @@ func FromEnv(name string) (*Keyring, error) {
 // FromCommand runs command with /bin/sh -c and parses its standard output as
 // a key file. Its standard error goes to ours, so password prompts and
 // error messages of tools like pass or vault reach the user; its standard
-// input is ours for the same reason. Unless ctx has a deadline the command
-// gets 30 seconds. Output over 1 MiB is refused.
+// input is ours for the same reason. Output over 1 MiB is refused.
+//
+// The command gets 30 seconds (less if ctx ends sooner). It runs in a process
+// group of its own, so that on a timeout or a failure everything it started
+// is killed with it, not only the shell. When our standard input is the
+// terminal we are in the foreground of, its group gets the terminal while it
+// runs, so it can still prompt there (and Ctrl-C stops it).
 func FromCommand(ctx context.Context, command string) (*Keyring, error) {
 	if strings.TrimSpace(command) == "" {
 		return nil, errors.New("key command is empty")
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, commandTimeout)
-		defer cancel()
-	}
+	limit := commandTimeout
+	runCtx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
 	// The command text is left out of errors: usually it only names where
 	// the key is, but nothing stops someone from writing the key into it
 	// (--key-command 'echo ...'), and the user knows which command they gave.
+	// Its output is never quoted either: it is meant to be keys.
 	const name = "key command"
 
 	out := &limitedBuffer{limit: maxKeyData}
-	cmd := exec.CommandContext(ctx, "/bin/sh", "-c", command)
+	cmd := exec.CommandContext(runCtx, "/bin/sh", "-c", command)
 	cmd.Stdin = os.Stdin
 	cmd.Stdout = out
 	cmd.Stderr = os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	tty := onForegroundTerminal(os.Stdin)
+	if tty {
+		cmd.SysProcAttr.Foreground = true
+		cmd.SysProcAttr.Ctty = int(os.Stdin.Fd())
+	}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = commandWaitDelay
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		err = cmd.Wait()
+		if err != nil {
+			// Whatever it left running is of no use now, and may hold the
+			// pipe or wait on the terminal.
+			killGroup(cmd.Process.Pid)
+		}
+	}
+	if tty {
+		takeTerminalBack(os.Stdin)
+	}
 	switch {
 	case out.overflow:
 		return nil, fmt.Errorf("%s printed more than %d bytes; a key file is much smaller, check the command", name, maxKeyData)
-	case ctx.Err() != nil && err != nil:
+	case err != nil && ctx.Err() != nil:
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, fmt.Errorf("%s did not finish in time: %w", name, ctx.Err())
 		}
 		return nil, fmt.Errorf("%s: %w", name, ctx.Err())
+	case err != nil && runCtx.Err() != nil:
+		return nil, fmt.Errorf("%s did not finish in time (%v) and was stopped, with every process it started; "+
+			"run it by hand to see where it waits: it must print the keys without waiting for input "+
+			"(a passphrase prompt needs an agent such as gpg-agent when there is no terminal)", name, limit)
+	case errors.Is(err, exec.ErrWaitDelay):
+		return nil, fmt.Errorf("%s exited, but a process it started in the background kept its output open, "+
+			"so it was stopped; send that process's output elsewhere (>/dev/null) or wait for it in the command", name)
 	case err != nil:
 		var ee *exec.ExitError
 		if errors.As(err, &ee) && ee.ExitCode() == 127 {
