@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/ssecfs/ssecfs/keysrc"
 )
 
 // mountConfig is everything `ssecfs mount` was told.
@@ -53,7 +55,7 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 		"a file of exactly 32 raw bytes is one key. Must not be readable by group or others (chmod 600).")
 	fs.StringVar(&c.keyEnv, "key-env", "", "environment variable `NAME` holding keys separated by ':' or newlines")
 	fs.StringVar(&c.keyCommand, "key-command", "", "shell `COMMAND` (run with /bin/sh -c) whose output is a key file,\n"+
-		"e.g. 'pass show s3/key' or a vault client")
+		"e.g. 'pass show s3/key' or a vault client; it must finish within "+keysrc.CommandTimeout.String())
 
 	fs.StringVar(&c.endpoint, "endpoint", "", "S3 endpoint `URL` (https://...); default AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,\n"+
 		"else AWS itself. Path-style addressing is used whenever an endpoint is given.")
