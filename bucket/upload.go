@@ -3,6 +3,7 @@ package bucket
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/url"
 	"slices"
 	"strings"
@@ -62,17 +63,23 @@ func (u *Upload) PutPart(ctx context.Context, n int32, body []byte) error {
 
 // PutPartPages uploads part n made of pages, in order, without joining them first.
 func (u *Upload) PutPartPages(ctx context.Context, n int32, pages [][]byte) error {
+	body := newSlicesReader(pages)
+	return u.PutPartFrom(ctx, n, body, body.size)
+}
+
+// PutPartFrom uploads part n of size bytes read from body, which is read as it is sent
+// (and rewound for a retry), so a large part never has to be in memory at once.
+func (u *Upload) PutPartFrom(ctx context.Context, n int32, body io.ReadSeeker, size int64) error {
 	ctx, cancel := u.b.withTimeout(ctx)
 	defer cancel()
 	h := u.b.current()
-	body := newSlicesReader(pages)
 	out, err := u.b.client.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket:               aws.String(u.b.name),
 		Key:                  aws.String(u.key),
 		UploadId:             aws.String(u.id),
 		PartNumber:           aws.Int32(n),
 		Body:                 body,
-		ContentLength:        aws.Int64(body.size),
+		ContentLength:        aws.Int64(size),
 		SSECustomerAlgorithm: h.Algorithm,
 		SSECustomerKey:       h.Key,
 		SSECustomerKeyMD5:    h.KeyMD5,

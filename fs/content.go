@@ -13,6 +13,15 @@ const writePage = 1 << 20
 // upload cannot take it back before the file is closed.
 var errBehindStream = errors.New("write into a part of the file already uploaded while streaming; only writes past it are possible until close")
 
+// streamedRange answers a read of a range already streamed to S3, where it is not
+// readable until the upload completes: the reader waits for done (the save, or the end of
+// the stream), then reads again.
+type streamedRange struct{ done <-chan struct{} }
+
+func (streamedRange) Error() string {
+	return "read of a part of the file already uploaded while it is being written; readable once the writer closes it"
+}
+
 // content is the shared view of a file being written: the object version it started
 // from (its base) and the pages written since. Every handle of the file reads through
 // it, so a read after a write sees the write. Pages live in memory only, within the
@@ -32,6 +41,11 @@ type content struct {
 	dirty    bool
 	gen      uint64  // counts changes, so a save knows whether it saved the latest
 	stream   *stream // parts already on their way, for a file written sequentially
+	// keep is set once anyone may read the file while it is written (an O_RDWR open,
+	// or any read): then no more parts leave memory before the save, since a part that
+	// is streamed cannot be read back until the upload completes. Memory stays bounded
+	// by spilling instead.
+	keep bool
 }
 
 func newContent(n *fileNode, key, etag string, size int64) *content {
@@ -66,8 +80,9 @@ func (c *content) readAt(ctx context.Context, dst []byte, off int64) (int, error
 			}
 			copy(out, p[pos-idx*writePage:])
 		} else if c.stream != nil && idx < c.stream.floor {
+			done := c.stream.done
 			c.mu.Unlock()
-			return 0, errBehindStream
+			return 0, streamedRange{done}
 		} else {
 			clear(out)
 			if pos < c.baseLen {
@@ -99,6 +114,9 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 		return nil
 	}
 	end := off + int64(len(data))
+	if end > maxObjectSize {
+		return errTooLarge
+	}
 	first, last := off/writePage, (end-1)/writePage
 
 	c.mu.Lock()
@@ -196,6 +214,9 @@ func (c *content) write(ctx context.Context, data []byte, off int64) error {
 // truncate sets the file's size. Bytes past a shrink read as zeros if the file grows
 // again, so the base is cut and the boundary page cleared beyond the new end.
 func (c *content) truncate(size int64) error {
+	if size > maxObjectSize {
+		return errTooLarge
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stream != nil && size < c.stream.floor*writePage {
@@ -349,13 +370,23 @@ func (c *content) saved(etag string, size int64, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.baseETag, c.baseSize, c.baseLen = etag, size, size
-	c.stream = nil
+	if c.stream != nil {
+		c.stream.finish()
+		c.stream = nil
+	}
 	if c.gen == gen {
 		c.dirty = false
 		c.releasePages(c.pages)
 		c.pages = make(map[int64][]byte)
 		c.releaseSpilled()
 	}
+}
+
+// keepForReads stops streaming parts away from now on: the file is open for reading too.
+func (c *content) keepForReads() {
+	c.mu.Lock()
+	c.keep = true
+	c.mu.Unlock()
 }
 
 // markDirty makes a save necessary even if no byte changed (a new empty file).

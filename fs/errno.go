@@ -30,6 +30,8 @@ func classify(err error) (syscall.Errno, slog.Level) {
 		return syscall.ESTALE, slog.LevelWarn
 	case errors.Is(err, cache.ErrClosed):
 		return syscall.EIO, slog.LevelWarn
+	case errors.Is(err, syscall.EFBIG):
+		return syscall.EFBIG, slog.LevelInfo
 	case errors.Is(err, context.DeadlineExceeded):
 		return syscall.ETIMEDOUT, slog.LevelError
 	}

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"syscall"
 	"time"
@@ -88,6 +89,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 			return nil, 0, n.fsys.errno("open", n.objectKey(), err)
 		}
 		h := &openFile{node: n, writable: true}
+		if flags&syscall.O_ACCMODE == syscall.O_RDWR {
+			c.keepForReads()
+		}
 		if flags&syscall.O_TRUNC != 0 {
 			if err := c.truncate(0); err != nil {
 				n.Release(ctx, h)
@@ -137,20 +141,45 @@ func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, of
 	// Not tied to the kernel's request: pages are shared by every reader, and the
 	// cache bounds each fetch's time.
 	ctx = context.WithoutCancel(ctx)
-	n.mu.Lock()
-	c, key := n.content, n.key
-	n.mu.Unlock()
-	var got int
-	var err error
-	if c != nil {
-		got, err = c.readAt(ctx, dest, off)
-	} else {
-		got, err = n.readerFor(h, key).ReadAt(ctx, dest, off)
+	deadline := time.Now().Add(streamReadWait)
+	for {
+		n.mu.Lock()
+		c, key := n.content, n.key
+		n.mu.Unlock()
+		if c == nil {
+			got, err := n.readerFor(h, key).ReadAt(ctx, dest, off)
+			if err != nil {
+				return nil, n.fsys.errno("read", key, err)
+			}
+			return fuse.ReadResultData(dest[:got]), 0
+		}
+		c.keepForReads()
+		got, err := c.readAt(ctx, dest, off)
+		var streamed streamedRange
+		if errors.As(err, &streamed) && waitUntil(streamed.done, deadline) {
+			continue // the stream ended: read the file as it is now
+		}
+		if err != nil {
+			return nil, n.fsys.errno("read", key, err)
+		}
+		return fuse.ReadResultData(dest[:got]), 0
 	}
-	if err != nil {
-		return nil, n.fsys.errno("read", key, err)
+}
+
+// streamReadWait bounds how long a read of a range that is on its way to S3 waits for
+// the writer to close the file.
+const streamReadWait = 2 * time.Minute
+
+// waitUntil waits for done until deadline; it reports whether done came.
+func waitUntil(done <-chan struct{}, deadline time.Time) bool {
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
 	}
-	return fuse.ReadResultData(dest[:got]), 0
 }
 
 // readerFor returns the handle's page-cache reader, made on first use. Reads of one

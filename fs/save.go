@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"syscall"
 
 	"github.com/ssecfs/ssecfs/bucket"
 )
@@ -14,7 +15,12 @@ const (
 	minPartCopy = 5 << 20
 	// maxParts is S3's limit of parts in one upload.
 	maxParts = 10000
+	// maxObjectSize is S3's largest object (5 TiB): a file cannot grow past it.
+	maxObjectSize = 5 << 40
 )
+
+// errTooLarge answers a write or truncate past S3's largest object.
+var errTooLarge = fmt.Errorf("S3 objects are at most 5 TiB: %w", syscall.EFBIG)
 
 // save uploads the content as object key, atomically: a single keyed PutObject for a
 // small file, else a keyed multipart upload whose untouched ranges of the base are
@@ -86,10 +92,7 @@ func (c *content) saveMultipart(ctx context.Context, key string, size int64, met
 			if copyable {
 				err = up.CopyPart(ctx, n, c.key, etag, from, to-from)
 			} else {
-				var body []byte
-				if body, err = c.assemble(ctx, from, to); err == nil {
-					err = up.PutPart(ctx, n, body)
-				}
+				err = up.PutPartFrom(ctx, n, c.rangeReader(ctx, from, to), to-from)
 			}
 			if err != nil {
 				mu.Lock()

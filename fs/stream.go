@@ -21,16 +21,28 @@ type stream struct {
 	wg     sync.WaitGroup
 	mu     sync.Mutex
 	failed error
+	// done is closed when the stream ends, saved or abandoned: readers of a streamed
+	// range wait for it.
+	done     chan struct{}
+	doneOnce sync.Once
 }
+
+func newStream(c *content) *stream {
+	return &stream{c: c, meta: c.node.metadata(), done: make(chan struct{})}
+}
+
+// finish tells waiting readers that the stream ended.
+func (s *stream) finish() { s.doneOnce.Do(func() { close(s.done) }) }
 
 func (s *stream) pagesPerPart() int64 { return s.c.fsys.opts.PartSize / writePage }
 
 // streamReadyParts hands each part that is complete, and that the writer has left a
 // whole part behind, to an upload. Called with c.mu held. Only content that does not
 // build on a base object streams: an edit of an existing object keeps its pages so
-// untouched ranges can be copied server-side.
+// untouched ranges can be copied server-side. Nor does content that someone may read
+// before it is saved (see content.keep).
 func (c *content) streamReadyParts() {
-	if c.baseLen > 0 || c.fsys.opts.PartSize <= 0 {
+	if c.baseLen > 0 || c.keep || c.fsys.opts.PartSize <= 0 {
 		return
 	}
 	ppp := c.fsys.opts.PartSize / writePage
@@ -58,7 +70,7 @@ func (c *content) streamReadyParts() {
 			part[i] = p
 		}
 		if c.stream == nil {
-			c.stream = &stream{c: c, meta: c.node.metadata()}
+			c.stream = newStream(c)
 		}
 		for i := range ppp {
 			delete(c.pages, floor+i)
@@ -115,6 +127,7 @@ func (s *stream) err() error {
 
 // abandon waits for parts in flight and aborts the upload, so no parts are left behind.
 func (s *stream) abandon() {
+	s.finish()
 	go func() {
 		s.wg.Wait()
 		if up, err := s.upload(); err == nil {

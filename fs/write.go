@@ -65,6 +65,9 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	}
 	n.content = newContent(n, key, "", 0)
 	n.content.markDirty() // an empty new file is still a file to create
+	if flags&syscall.O_ACCMODE == syscall.O_RDWR {
+		n.content.keepForReads()
+	}
 	n.writers = 1
 	n.attrs.fill(&out.Attr)
 	inode := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG})
@@ -234,6 +237,9 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	ctx = context.WithoutCancel(ctx)
 	if size, ok := in.GetSize(); ok {
+		if size > maxObjectSize {
+			return n.fsys.errno("truncate", n.objectKey(), errTooLarge)
+		}
 		if errno := n.truncate(ctx, int64(size)); errno != 0 {
 			return errno
 		}

@@ -1,0 +1,199 @@
+package integration
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// A file opened O_RDWR and written past two parts does not stream its start away: its
+// writer reads it back before close (issue 8, item 4).
+func TestWriterReadsBackTheStartOfItsLargeFile(t *testing.T) {
+	f := newFixture(t)
+	mp := f.mount("--part-size", "8MiB", "--write-buffer", "32MiB")
+	p := filepath.Join(mp, "rw.bin")
+	data := randomBytes(24*wpMiB, 81)
+	w, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write(data); err != nil {
+		t.Fatalf("write 24 MiB: %v", err)
+	}
+	for _, off := range []int64{0, 4096, 9 * wpMiB, 20 * wpMiB} {
+		buf := make([]byte, 4096)
+		if _, err := w.ReadAt(buf, off); err != nil || !bytes.Equal(buf, data[off:off+4096]) {
+			t.Fatalf("pread 4 KiB at %d of its own file before close: %v (equal %v)", off, err, bytes.Equal(buf, data[off:off+4096]))
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	wpCheckAll(t, f, mp, "rw.bin", data)
+}
+
+// Another process reading a file that is being streamed (written write-only, front to
+// back, past two parts) waits for the writer's close and then reads the new version
+// whole: never EIO, never a mix.
+func TestReaderOfAStreamingFileGetsTheWholeNewVersion(t *testing.T) {
+	f := newFixture(t)
+	mp := f.mount("--part-size", "8MiB", "--write-buffer", "32MiB")
+	p := filepath.Join(mp, "stream.bin")
+	data := randomBytes(40*wpMiB, 82)
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(data[:30*wpMiB]); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	type result struct {
+		got []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := os.ReadFile(p)
+		done <- result{b, err}
+	}()
+	select {
+	case r := <-done:
+		// Read before the writer closed: it must still be a consistent prefix.
+		if r.err != nil || !bytes.Equal(r.got, data[:len(r.got)]) {
+			t.Fatalf("reading a streaming file: %d bytes, %v", len(r.got), r.err)
+		}
+		t.Fatalf("the read of a streamed range returned %d bytes before the writer closed; want it to wait", len(r.got))
+	case <-time.After(2 * time.Second):
+	}
+	if _, err := w.Write(data[30*wpMiB:]); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatalf("reading a file whose writer streamed it: %v", r.err)
+		}
+		// The reader started at the old size (30 MiB as the kernel knew it then) or
+		// at the new one; either way the bytes are the new version's.
+		if len(r.got) < 30*wpMiB || !bytes.Equal(r.got, data[:len(r.got)]) {
+			t.Fatalf("reader got %d bytes (equal to the new version's start: %v)", len(r.got), bytes.Equal(r.got, data[:min(len(r.got), len(data))]))
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the reader still waits a minute after the writer closed")
+	}
+	wpCheckAll(t, f, mp, "stream.bin", data)
+}
+
+// A truncate past S3's largest object (5 TiB) answers EFBIG at once and leaves the file
+// and the mount as they were (issue 8, item 5).
+func TestTruncatePastTheLargestObjectIsEFBIG(t *testing.T) {
+	f := newFixture(t)
+	f.put("f", []byte("keep me"))
+	mp := f.mount()
+	p := filepath.Join(mp, "f")
+	for _, size := range []int64{999999999999999, 6 << 40, 5<<40 + 1} {
+		start := time.Now()
+		err := os.Truncate(p, size)
+		if !errors.Is(err, syscall.EFBIG) {
+			t.Errorf("truncate to %d = %v; want EFBIG", size, err)
+		}
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("truncate to %d took %v; want an answer at once", size, d)
+		}
+	}
+	w, err := os.OpenFile(p, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("x"), 5<<40); !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("write at 5 TiB = %v; want EFBIG", err)
+	}
+	w.Close()
+	wpCheckAll(t, f, mp, "f", []byte("keep me"))
+}
+
+var (
+	plainBinOnce sync.Once
+	plainBin     string
+	plainBinErr  error
+)
+
+// plainSSECFS is ssecfs built without the race detector (whose shadow memory would
+// swamp a memory measurement), once per run.
+func plainSSECFS(t *testing.T) string {
+	t.Helper()
+	plainBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ssecfs-plain-")
+		if err != nil {
+			plainBinErr = err
+			return
+		}
+		plainBin = filepath.Join(dir, "ssecfs") // pidsServing finds processes named ssecfs
+		if out, err := exec.Command("go", "build", "-o", plainBin, "../cmd/ssecfs").CombinedOutput(); err != nil {
+			plainBinErr = errors.New(string(out))
+		}
+	})
+	if plainBinErr != nil {
+		t.Fatalf("building ssecfs without -race: %v", plainBinErr)
+	}
+	return plainBin
+}
+
+// A large sparse file is saved part by part as it is read, never assembled in memory:
+// 1 GiB of holes in 256 MiB parts grows the process by far less than one part.
+func TestLargeSparseFileIsNotAssembledInMemory(t *testing.T) {
+	f := newFixture(t)
+	mp := wpMountBinary(f, plainSSECFS(t), "--part-size", "256MiB", "--write-buffer", "768MiB", "--cache-size", "32MiB")
+	pids := pidsServing(mp)
+	if len(pids) != 1 {
+		t.Fatalf("found %d processes serving the mount; want 1", len(pids))
+	}
+	pid := pids[0]
+	baseline := wpProcKB(t, pid, "VmRSS") * 1024
+	os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0)
+	p := filepath.Join(mp, "sparse")
+	w, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.WriteAt([]byte("end"), 1<<30-3); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := w.Close(); err != nil {
+		t.Fatalf("close of a 1 GiB sparse file: %v", err)
+	}
+	peak := wpProcKB(t, pid, "VmHWM") * 1024
+	t.Logf("saved a 1 GiB sparse file in 256 MiB parts in %v; RSS baseline %d MiB, peak %d MiB",
+		time.Since(start).Round(time.Millisecond), baseline/wpMiB, peak/wpMiB)
+	if growth := peak - baseline; growth > 128*wpMiB {
+		t.Errorf("RSS grew by %d MiB while saving a sparse file; want < 128 MiB (parts are read as sent)", growth/wpMiB)
+	}
+	st, err := os.Stat(p)
+	if err != nil || st.Size() != 1<<30 {
+		t.Fatalf("stat: %v %v", st, err)
+	}
+	n, _, err := wpSDKSum(f, "sparse")
+	if err != nil || n != 1<<30 {
+		t.Errorf("SDK: %d bytes, %v", n, err)
+	}
+	tail := make([]byte, 3)
+	r, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.ReadAt(tail, 1<<30-3); err != nil || string(tail) != "end" {
+		t.Errorf("tail = %q, %v", tail, err)
+	}
+}
