@@ -115,6 +115,15 @@ func FromEnv(name string) (*Keyring, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s is not set; put base64 keys in it, separated by ':', %s", source, makeKeyHint)
 	}
+	keys, err := parseEnv(source, v)
+	if err != nil {
+		return nil, err
+	}
+	return NewKeyring(keys...)
+}
+
+// parseEnv parses the value v of the variable FromEnv reads.
+func parseEnv(source, v string) ([]Key, error) {
 	if strings.TrimSpace(v) == "" {
 		return nil, fmt.Errorf("%s is empty; put base64 keys in it, separated by ':', %s", source, makeKeyHint)
 	}
@@ -124,11 +133,7 @@ func FromEnv(name string) (*Keyring, error) {
 	if len(data) != keySize {
 		data = []byte(strings.ReplaceAll(v, ":", "\n"))
 	}
-	keys, err := parse(source, "entry", data)
-	if err != nil {
-		return nil, err
-	}
-	return NewKeyring(keys...)
+	return parse(source, "entry", data)
 }
 
 // FromCommand runs command with /bin/sh -c and parses its standard output as
