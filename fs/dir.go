@@ -54,8 +54,8 @@ func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.Att
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if badName(name) != "" {
-		return nil, syscall.ENOENT
+	if newNameErrno(d.keyPrefix(), name, "") != 0 {
+		return nil, lookupErrno(d.keyPrefix(), name)
 	}
 	// Requests are not tied to the kernel's request: a Go client's own SIGURG
 	// interrupts it, and a half-done lookup helps nobody. The bucket bounds the time.

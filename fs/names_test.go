@@ -2,6 +2,7 @@ package fs
 
 import (
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -63,5 +64,37 @@ func TestChildName(t *testing.T) {
 		if name != tc.name || dir != tc.dir {
 			t.Errorf("childName(%q, %q) = %q, %v; want %q, %v", tc.prefix, tc.key, name, dir, tc.name, tc.dir)
 		}
+	}
+}
+
+func TestNewNameErrno(t *testing.T) {
+	long := strings.Repeat("k", 1000)
+	cases := []struct {
+		prefix, name, suffix string
+		want                 syscall.Errno
+	}{
+		{"", "a", "", 0},
+		{"d/", strings.Repeat("x", 255), "", 0},
+		{"d/", strings.Repeat("x", 256), "", syscall.ENAMETOOLONG},
+		{long + "/", strings.Repeat("x", 23), "", 0},
+		{long + "/", strings.Repeat("x", 24), "", syscall.ENAMETOOLONG}, // key of 1,025 bytes
+		{long + "/", strings.Repeat("x", 23), "/", syscall.ENAMETOOLONG}, // the marker's "/" counts
+		{"", "caf\xe9", "", syscall.EILSEQ},
+		{"", "\xff\xfe", "", syscall.EILSEQ},
+		{"", "café", "", 0},
+		{"", ".", "", syscall.EINVAL},
+		{"", "..", "", syscall.EINVAL},
+		{"", "a\x00b", "", syscall.EINVAL},
+	}
+	for _, tc := range cases {
+		if got := newNameErrno(tc.prefix, tc.name, tc.suffix); got != tc.want {
+			t.Errorf("newNameErrno(%d-byte prefix, %q, %q) = %v, want %v", len(tc.prefix), tc.name, tc.suffix, got, tc.want)
+		}
+	}
+	if got := lookupErrno("", strings.Repeat("x", 256)); got != syscall.ENAMETOOLONG {
+		t.Errorf("lookup of a 256-byte name = %v, want ENAMETOOLONG", got)
+	}
+	if got := lookupErrno("", "caf\xe9"); got != syscall.ENOENT {
+		t.Errorf("lookup of a non-UTF-8 name = %v, want ENOENT", got)
 	}
 }

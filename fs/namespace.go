@@ -37,8 +37,8 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	if d.fsys.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
-	if badName(name) != "" {
-		return nil, syscall.EINVAL
+	if errno := d.fsys.checkNewName(d.keyPrefix(), name, "/"); errno != 0 {
+		return nil, errno
 	}
 	key := d.keyPrefix() + name + "/"
 	uid, gid := d.owner(ctx)
@@ -104,8 +104,8 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 	if d.fsys.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
-	if badName(name) != "" {
-		return nil, syscall.EINVAL
+	if errno := d.fsys.checkNewName(d.keyPrefix(), name, ""); errno != 0 {
+		return nil, errno
 	}
 	key := d.keyPrefix() + name
 	uid, gid := d.owner(ctx)
@@ -192,8 +192,11 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		return syscall.EINVAL
 	}
 	nd, ok := newParent.(*dirNode)
-	if !ok || badName(newName) != "" {
+	if !ok {
 		return syscall.EINVAL
+	}
+	if errno := d.fsys.checkNewName(nd.keyPrefix(), newName, ""); errno != 0 {
+		return errno
 	}
 	ctx = context.WithoutCancel(ctx)
 	ch := d.GetChild(name)
@@ -218,7 +221,7 @@ func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *
 	n.mu.Lock()
 	src, etag, size, mtime := n.key, n.attrs.etag, n.attrs.size, n.attrs.mtime
 	n.mu.Unlock()
-	dst := nd.prefix + newName
+	dst := nd.keyPrefix() + newName
 	newETag, errno := d.moveObject(ctx, src, etag, size, dst)
 	if errno != 0 {
 		return errno
@@ -242,7 +245,7 @@ func (d *dirNode) renameSymlink(ctx context.Context, l *symlinkNode, name string
 	l.mu.Lock()
 	src, etag, size := l.key, l.attrs.etag, l.attrs.size
 	l.mu.Unlock()
-	dst := nd.prefix + newName
+	dst := nd.keyPrefix() + newName
 	newETag, errno := d.moveObject(ctx, src, etag, size, dst)
 	if errno != 0 {
 		return errno
@@ -277,7 +280,7 @@ func (d *dirNode) moveObject(ctx context.Context, src, etag string, size int64, 
 }
 
 func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *dirNode, newName string) syscall.Errno {
-	from, to := d.keyPrefix()+name+"/", nd.prefix+newName+"/"
+	from, to := d.keyPrefix()+name+"/", nd.keyPrefix()+newName+"/"
 	if strings.HasPrefix(to, from) {
 		return syscall.EINVAL // into itself
 	}

@@ -53,10 +53,10 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	if d.fsys.opts.ReadOnly {
 		return nil, nil, 0, syscall.EROFS
 	}
-	if badName(name) != "" {
-		return nil, nil, 0, syscall.EINVAL
+	if errno := d.fsys.checkNewName(d.keyPrefix(), name, ""); errno != 0 {
+		return nil, nil, 0, errno
 	}
-	key := d.prefix + name
+	key := d.keyPrefix() + name
 	caller, _ := fuse.FromContext(ctx)
 	now := time.Now()
 	n := &fileNode{fsys: d.fsys, key: key, attrs: fileAttrs{mtime: now, perm: mode & 0o7777, uid: d.fsys.opts.UID, gid: d.fsys.opts.GID, fromHead: true, asOf: now}}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -195,5 +196,33 @@ func TestLargeSparseFileIsNotAssembledInMemory(t *testing.T) {
 	defer r.Close()
 	if _, err := r.ReadAt(tail, 1<<30-3); err != nil || string(tail) != "end" {
 		t.Errorf("tail = %q, %v", tail, err)
+	}
+}
+
+// Names that cannot be object keys get the errno that says why: ENAMETOOLONG past 255
+// bytes, EILSEQ for a name that is not UTF-8; a 255-byte name works.
+func TestNameErrnos(t *testing.T) {
+	f := newFixture(t)
+	mp := f.mount()
+	long := strings.Repeat("n", 256)
+	if _, err := os.Create(filepath.Join(mp, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("create of a 256-byte name = %v; want ENAMETOOLONG", err)
+	}
+	if err := os.Mkdir(filepath.Join(mp, long), 0o755); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("mkdir of a 256-byte name = %v; want ENAMETOOLONG", err)
+	}
+	if _, err := os.Stat(filepath.Join(mp, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("stat of a 256-byte name = %v; want ENAMETOOLONG", err)
+	}
+	if _, err := os.Create(filepath.Join(mp, "caf\xe9")); !errors.Is(err, syscall.EILSEQ) {
+		t.Errorf("create of a non-UTF-8 name = %v; want EILSEQ", err)
+	}
+	ok := strings.Repeat("k", 255)
+	if err := os.WriteFile(filepath.Join(mp, ok), []byte("fits"), 0o644); err != nil {
+		t.Fatalf("a 255-byte name: %v", err)
+	}
+	wpCheckAll(t, f, mp, ok, []byte("fits"))
+	if err := os.Rename(filepath.Join(mp, ok), filepath.Join(mp, long)); !errors.Is(err, syscall.ENAMETOOLONG) {
+		t.Errorf("rename to a 256-byte name = %v; want ENAMETOOLONG", err)
 	}
 }
