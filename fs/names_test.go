@@ -77,7 +77,7 @@ func TestNewNameErrno(t *testing.T) {
 		{"d/", strings.Repeat("x", 255), "", 0},
 		{"d/", strings.Repeat("x", 256), "", syscall.ENAMETOOLONG},
 		{long + "/", strings.Repeat("x", 23), "", 0},
-		{long + "/", strings.Repeat("x", 24), "", syscall.ENAMETOOLONG}, // key of 1,025 bytes
+		{long + "/", strings.Repeat("x", 24), "", syscall.ENAMETOOLONG},  // key of 1,025 bytes
 		{long + "/", strings.Repeat("x", 23), "/", syscall.ENAMETOOLONG}, // the marker's "/" counts
 		{"", "caf\xe9", "", syscall.EILSEQ},
 		{"", "\xff\xfe", "", syscall.EILSEQ},
