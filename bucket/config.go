@@ -32,6 +32,8 @@ type Config struct {
 	RequestTimeout time.Duration
 	// Logger receives warnings (never key material). Nil means slog.Default().
 	Logger *slog.Logger
+	// Uploads, if set, is told of every multipart upload started and ended.
+	Uploads UploadJournal
 	// WrapTransport, if set, wraps the HTTP transport; tests use it to watch requests.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
 }

@@ -37,6 +37,7 @@ type Bucket struct {
 	// partCopyUnsupported is set once the server answers UploadPartCopy with 501.
 	partCopyUnsupported atomic.Bool
 	httpWarned          sync.Once
+	uploads             UploadJournal // nil: not kept
 }
 
 // plainObject marks an object that is not SSE-C encrypted: it is read without a key.
@@ -110,6 +111,7 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 		timeout:  cfg.requestTimeout(),
 		attempts: cfg.maxAttempts(),
 		keyOf:    keyOf,
+		uploads:  cfg.Uploads,
 	}
 	if cfg.InsecureHTTP && (endpoint == "" || endpoint[:5] == "http:") {
 		b.log.Warn("--insecure-http: SSE-C keys may cross the network in clear; treat any key sent over http as compromised")

@@ -44,7 +44,11 @@ func (b *Bucket) StartUpload(ctx context.Context, key string, meta map[string]st
 	if err != nil {
 		return nil, b.writeError(opCreateMP, key, err)
 	}
-	return &Upload{b: b, key: key, id: aws.ToString(out.UploadId), saveID: saveID, parts: make(map[int32]string)}, nil
+	u := &Upload{b: b, key: key, id: aws.ToString(out.UploadId), saveID: saveID, parts: make(map[int32]string)}
+	if b.uploads != nil {
+		b.uploads.Started(u.id)
+	}
+	return u, nil
 }
 
 // Key is the object the upload will create.
@@ -183,6 +187,7 @@ func (u *Upload) Complete(ctx context.Context, cond Condition) (string, error) {
 	u.mu.Lock()
 	u.finished = true
 	u.mu.Unlock()
+	u.ended()
 	u.b.remember(u.key, 0)
 	return etag, nil
 }
@@ -216,7 +221,15 @@ func (u *Upload) abort() error {
 	if err != nil && statusCode(err) != 404 { // NoSuchUpload: already gone
 		return &Error{Op: opAbort, Object: u.key, Kind: kindOf(err), Err: err}
 	}
+	u.ended()
 	return nil
+}
+
+// ended tells the journal that the upload is complete or aborted.
+func (u *Upload) ended() {
+	if u.b.uploads != nil {
+		u.b.uploads.Ended(u.id)
+	}
 }
 
 // abortRetries and abortInterval bound the background retries of a failed abort.
