@@ -7,8 +7,10 @@ BIN     := bin
 SSECFS  := $(BIN)/ssecfs
 TESTTIMEOUT ?= 25m
 BENCH_SIZE ?= 1GiB
+FUZZTIME ?= 30s
+SSECFS_STRESS_SCALE ?= 10
 
-.PHONY: all build deps test unit integration demo vet fmt clean bench
+.PHONY: all build deps test unit integration demo vet fmt clean bench fuzz stress
 
 all: build
 
@@ -38,6 +40,22 @@ demo: deps build
 bench: deps build
 	scripts/install-bench-deps.sh
 	$(GO) run ./integration/bench -size $(BENCH_SIZE) -out docs/BENCHMARKS.md
+
+# Every native fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each, one
+# after the other: go test -fuzz runs one target at a time. A failure stops here, its
+# input saved under the package's testdata/fuzz/ (make test then replays it).
+fuzz:
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' . | sort); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "== $$target in $$(dirname $$file) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) $$(dirname $$file)/; \
+		done; \
+	done
+
+# The long stress, differential and fault-injection tests, with SSECFS_STRESS_SCALE
+# times their usual operation counts. Not part of `make test`.
+stress: deps
+	SSECFS_STRESS_SCALE=$(SSECFS_STRESS_SCALE) $(GO) test -race -count=1 -timeout 60m -run 'Stress|Differential|Fault' ./integration/
 
 vet:
 	$(GO) vet ./...
