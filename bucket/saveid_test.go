@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -138,5 +141,93 @@ func TestEveryPutCarriesItsOwnSaveID(t *testing.T) {
 	}
 	if _, ok := meta[SaveIDMeta]; ok {
 		t.Error("Put changed the caller's metadata map")
+	}
+}
+
+// fakeUploads serves CreateMultipartUpload (losing the answer to the first lose
+// attempts, after the upload was begun), ListMultipartUploads and AbortMultipartUpload.
+type fakeUploads struct {
+	mu      sync.Mutex
+	uploads map[string]string // id -> key
+	began   map[string]time.Time
+	lose    int
+	n       int
+}
+
+func (u *fakeUploads) hook(w http.ResponseWriter, r *http.Request, _ int) bool {
+	q := r.URL.Query()
+	key := strings.TrimPrefix(r.URL.Path, "/b/")
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch {
+	case r.Method == http.MethodPost && q.Has("uploads"):
+		u.n++
+		id := fmt.Sprintf("up%d", u.n)
+		u.uploads[id], u.began[id] = key, time.Now()
+		if u.lose > 0 {
+			u.lose--
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
+			return true
+		}
+		fmt.Fprintf(w, `<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>%s</Key><UploadId>%s</UploadId></InitiateMultipartUploadResult>`, key, id)
+	case r.Method == http.MethodGet && q.Has("uploads"):
+		var b strings.Builder
+		b.WriteString(`<ListMultipartUploadsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated>`)
+		for id, k := range u.uploads {
+			if strings.HasPrefix(k, q.Get("prefix")) {
+				fmt.Fprintf(&b, `<Upload><Key>%s</Key><UploadId>%s</UploadId><Initiated>%s</Initiated></Upload>`,
+					k, id, u.began[id].UTC().Format("2006-01-02T15:04:05.000Z"))
+			}
+		}
+		b.WriteString(`</ListMultipartUploadsResult>`)
+		w.Write([]byte(b.String()))
+	case r.Method == http.MethodDelete && q.Has("uploadId"):
+		delete(u.uploads, q.Get("uploadId"))
+		w.WriteHeader(204)
+	default:
+		return false
+	}
+	return true
+}
+
+func (u *fakeUploads) open() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var ids []string
+	for id := range u.uploads {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// When the answer to CreateMultipartUpload is lost, the SDK's retry begins a second
+// upload; the first, whose ID we never learned, is aborted rather than left open. Other
+// uploads (another key, or begun long before) are left alone.
+func TestUploadsBegunByLostAttemptsAreAborted(t *testing.T) {
+	f := newFakeS3(t)
+	k := genKey(t)
+	ups := &fakeUploads{uploads: map[string]string{"theirs": "obj", "other-key": "obj2"},
+		began: map[string]time.Time{"theirs": time.Now().Add(-time.Hour), "other-key": time.Now()}, lose: 1}
+	f.hook = ups.hook
+	b, _ := openFake(t, f, k)
+	u, err := b.StartUpload(context.Background(), "obj", nil)
+	if err != nil {
+		t.Fatalf("StartUpload after a lost answer: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := ups.open()
+		want := []string{"other-key", u.id, "theirs"}
+		sort.Strings(want)
+		if slices.Equal(got, want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("open uploads %v; want %v (the one begun by the lost attempt aborted)", got, want)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
@@ -33,6 +34,7 @@ func (b *Bucket) StartUpload(ctx context.Context, key string, meta map[string]st
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	h := b.current()
+	sent := time.Now()
 	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 		Bucket:               aws.String(b.name),
 		Key:                  aws.String(key),
@@ -42,13 +44,61 @@ func (b *Bucket) StartUpload(ctx context.Context, key string, meta map[string]st
 		SSECustomerKeyMD5:    h.KeyMD5,
 	})
 	if err != nil {
+		if mayHaveLanded(err) {
+			go b.abortLostUploads(key, "", sent)
+		}
 		return nil, b.writeError(opCreateMP, key, err)
+	}
+	if r, ok := retry.GetAttemptResults(out.ResultMetadata); ok && len(r.Results) > 1 {
+		go b.abortLostUploads(key, aws.ToString(out.UploadId), sent)
 	}
 	u := &Upload{b: b, key: key, id: aws.ToString(out.UploadId), saveID: saveID, parts: make(map[int32]string)}
 	if b.uploads != nil {
 		b.uploads.Started(u.id)
 	}
 	return u, nil
+}
+
+// lostUploadSkew is how far the server's clock may be from ours for abortLostUploads
+// to recognise an upload as one of its own: beyond it, nothing is aborted.
+const lostUploadSkew = 2 * time.Second
+
+// abortLostUploads aborts the uploads of key that CreateMultipartUpload attempts sent
+// since sent made but whose answers were lost (the SDK retried, or gave up): the server
+// began them, we never learned their IDs. They are the uploads of key other than keep
+// begun, by the server's clock, between sent and now (within lostUploadSkew). Bounded;
+// in the background.
+func (b *Bucket) abortLostUploads(key, keep string, sent time.Time) {
+	ctx, cancel := context.WithTimeout(context.Background(), b.timeout)
+	defer cancel()
+	until := time.Now().Add(lostUploadSkew)
+	from := sent.Add(-lostUploadSkew)
+	var keyMarker, idMarker *string
+	for page := 0; page < maxListPages; page++ {
+		out, err := b.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{
+			Bucket: aws.String(b.name), Prefix: aws.String(key), KeyMarker: keyMarker, UploadIdMarker: idMarker,
+		})
+		if err != nil {
+			b.log.Warn("could not look for uploads begun by attempts whose answers were lost", "object", key, "err", describe(err))
+			return
+		}
+		for _, up := range out.Uploads {
+			id, at := aws.ToString(up.UploadId), aws.ToTime(up.Initiated)
+			if aws.ToString(up.Key) != key || id == keep || at.Before(from) || at.After(until) {
+				continue
+			}
+			u := &Upload{b: b, key: key, id: id}
+			if err := u.abort(); err != nil {
+				b.log.Warn("could not abort an upload begun by an attempt whose answer was lost", "object", key, "err", err)
+				continue
+			}
+			b.log.Info("aborted an upload begun by an attempt whose answer was lost", "object", key)
+		}
+		if !aws.ToBool(out.IsTruncated) || aws.ToString(out.NextKeyMarker) == "" {
+			return
+		}
+		keyMarker, idMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
 }
 
 // Key is the object the upload will create.
