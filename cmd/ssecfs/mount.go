@@ -58,7 +58,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	disableCoreDumps(logger)
 	limitMemory(c)
 
-	if err := checkMountpoint(c.mountpoint); err != nil {
+	if err := prepareMountpoint(c.mountpoint, logger); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -167,22 +167,6 @@ func unmountOnSignal(sigs <-chan os.Signal, server unmounter, mountpoint string,
 		}
 		logger.Error("unmount failed (is a file on it still open?); signal again to detach", "err", err)
 	}
-}
-
-// checkMountpoint refuses what cannot be mounted on, with the reason.
-func checkMountpoint(dir string) error {
-	st, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, syscall.ENOTCONN):
-		return fmt.Errorf("mountpoint %s is a dead FUSE mount left by a crash: run umount -l %s first", dir, dir)
-	case errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("mountpoint %s does not exist: create it with mkdir -p %s", dir, dir)
-	case err != nil:
-		return fmt.Errorf("mountpoint: %w", err)
-	case !st.IsDir():
-		return fmt.Errorf("mountpoint %s is not a directory", dir)
-	}
-	return nil
 }
 
 func explainMountError(dir string, err error) error {
