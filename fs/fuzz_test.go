@@ -31,8 +31,8 @@ func FuzzParseMtime(f *testing.F) {
 			}
 			return
 		}
-		if sec := tm.Unix(); sec < 0 || sec > maxMtimeSec {
-			t.Fatalf("parseMtime(%q) = %d s, outside 0..%d", s, sec, int64(maxMtimeSec))
+		if sec := tm.Unix(); sec < -maxMtimeSec-1 || sec > maxMtimeSec {
+			t.Fatalf("parseMtime(%q) = %d s, outside -%d..%d", s, sec, int64(maxMtimeSec)+1, int64(maxMtimeSec))
 		}
 		out := formatMtime(tm)
 		back, ok := parseMtime(out)
@@ -146,32 +146,33 @@ func FuzzChildName(f *testing.F) {
 	})
 }
 
-// TestReportedMetaAndNameBugs holds what fuzzing found in meta.go and names.go, which
-// this change could not edit (issue 8). Remove the skip once they are fixed.
-func TestReportedMetaAndNameBugs(t *testing.T) {
-	t.Skip("known bugs in fs/meta.go and fs/names.go, reported with issue 8; unskip when fixed")
-	for _, s := range []string{
-		"-0.5",            // read as +0.5 s: the sign of "-0" is lost
-		"1.123456789junk", // junk after the ninth fraction digit is ignored
-		"1.000000000x",
-	} {
+// What fuzzing found in meta.go and names.go (issue 8): a sign lost, junk accepted,
+// times before 1970 written a second early and then refused, and "/" in a name.
+func TestFuzzFoundMetaAndNameBugs(t *testing.T) {
+	for _, s := range []string{"1.123456789junk", "1.000000000x", "--1", "1.-5", "+1", "", "-", "."} {
 		if tm, ok := parseMtime(s); ok {
 			t.Errorf("parseMtime(%q) accepted it as %v", s, tm)
 		}
 	}
-	// Half a second before 1970 is written as "-1.5" (that is, -1.5 s), which rclone reads
-	// a second early; and parseMtime refuses every time before 1970, so encodeMeta's
-	// mtime is lost.
+	for s, want := range map[string]time.Time{
+		"-0.5":         time.Unix(0, -500_000_000),
+		"-1.5":         time.Unix(-2, 500_000_000),
+		"-3":           time.Unix(-3, 0),
+		"1.1234567891": time.Unix(1, 123456789),
+	} {
+		if tm, ok := parseMtime(s); !ok || !tm.Equal(want) {
+			t.Errorf("parseMtime(%q) = %v, %v; want %v", s, tm, ok, want)
+		}
+	}
 	before := time.Unix(0, -500_000_000)
 	if got := formatMtime(before); got != "-0.5" {
 		t.Errorf("formatMtime(-0.5 s) = %q", got)
 	}
-	if m := parseMeta(encodeMeta(0, 0, 0, before)); m.mtime == nil || !m.mtime.Equal(before) {
-		t.Errorf("mtime -0.5 s came back as %v", m.mtime)
+	for _, tm := range []time.Time{before, time.Unix(-2, 1), time.Unix(-1, 0), time.Unix(1700000000, 5)} {
+		if m := parseMeta(encodeMeta(0, 0, 0, tm)); m.mtime == nil || !m.mtime.Equal(tm) {
+			t.Errorf("mtime %v came back as %v", tm, m.mtime)
+		}
 	}
-	// A segment is what lies between two "/": a name with one is no file name. A listing
-	// that does not roll up at "/" (a non-conforming server) would give "b/c" for
-	// "a/b/c" under "a/", and readdir would pass it to the kernel.
 	if why := badName("b/c"); why == "" {
 		t.Error(`badName("b/c") accepted a name with "/"`)
 	}

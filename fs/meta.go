@@ -57,21 +57,34 @@ func encodeMeta(mode, uid, gid uint32, mtime time.Time) map[string]string {
 	}
 }
 
-// formatMtime writes decimal seconds with the nanoseconds as an exact fraction.
+// formatMtime writes decimal seconds with the nanoseconds as an exact fraction; a time
+// before 1970 is written with its sign in front ("-0.5" is half a second before).
 func formatMtime(t time.Time) string {
-	sec, ns := t.Unix(), t.Nanosecond()
-	if ns == 0 {
-		return strconv.FormatInt(sec, 10)
+	sec, ns := t.Unix(), int64(t.Nanosecond())
+	sign := ""
+	if sec < 0 {
+		sign = "-"
+		if sec, ns = -sec, -ns; ns < 0 {
+			sec, ns = sec-1, ns+1_000_000_000
+		}
 	}
-	return strings.TrimRight(fmt.Sprintf("%d.%09d", sec, ns), "0")
+	if ns == 0 {
+		return sign + strconv.FormatInt(sec, 10)
+	}
+	return sign + strings.TrimRight(fmt.Sprintf("%d.%09d", sec, ns), "0")
 }
 
-// parseMtime reads decimal seconds with an optional fraction exactly, to the nanosecond:
-// tools such as rsync compare mtimes that finely.
+// parseMtime reads decimal seconds with an optional sign and fraction exactly, to the
+// nanosecond: tools such as rsync compare mtimes that finely. Anything else is refused.
 func parseMtime(s string) (time.Time, bool) {
-	whole, frac, _ := strings.Cut(strings.TrimSpace(s), ".")
+	s = strings.TrimSpace(s)
+	neg := strings.HasPrefix(s, "-")
+	whole, frac, _ := strings.Cut(strings.TrimPrefix(s, "-"), ".")
+	if whole == "" || !allDigits(whole) || !allDigits(frac) {
+		return time.Time{}, false
+	}
 	sec, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || sec < 0 || sec > math.MaxInt64/1_000_000_000 {
+	if err != nil || sec > math.MaxInt64/1_000_000_000 {
 		return time.Time{}, false
 	}
 	var ns int64
@@ -79,14 +92,23 @@ func parseMtime(s string) (time.Time, bool) {
 		if len(frac) > 9 {
 			frac = frac[:9]
 		}
-		v, err := strconv.ParseUint(frac, 10, 32)
-		if err != nil {
-			return time.Time{}, false
-		}
-		ns = int64(v)
+		v, _ := strconv.ParseInt(frac, 10, 64)
+		ns = v
 		for i := len(frac); i < 9; i++ {
 			ns *= 10
 		}
 	}
+	if neg {
+		sec, ns = -sec, -ns
+	}
 	return time.Unix(sec, ns), true
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -61,7 +61,8 @@ func TestParseMeta(t *testing.T) {
 			name: "mtime zero", meta: map[string]string{"mtime": "0"}, perm: 0o600,
 			mtime: ptrTime(time.Unix(0, 0)),
 		},
-		{name: "mtime negative", meta: map[string]string{"mtime": "-5"}, perm: 0o600},
+		{name: "mtime before 1970", meta: map[string]string{"mtime": "-5"}, perm: 0o600, mtime: ptrTime(time.Unix(-5, 0))},
+		{name: "mtime with junk", meta: map[string]string{"mtime": "5.5x"}, perm: 0o600},
 		{name: "mtime garbage", meta: map[string]string{"mtime": "abc"}, perm: 0o600},
 		{name: "mtime NaN", meta: map[string]string{"mtime": "NaN"}, perm: 0o600},
 		{name: "mtime Inf", meta: map[string]string{"mtime": "Inf"}, perm: 0o600},
@@ -134,7 +135,7 @@ func TestAttrsFromHead(t *testing.T) {
 
 	a = f.attrsFromHead(bucket.ObjectInfo{
 		Key: "k", Size: 3, ETag: `"e2"`, LastModified: lastMod,
-		Metadata: map[string]string{"mode": "bogus", "mtime": "-1"},
+		Metadata: map[string]string{"mode": "bogus", "mtime": "-1x"},
 	}, time.Now())
 	if a.perm != 0o640 || a.uid != 11 || a.gid != 22 || !a.mtime.Equal(lastMod) || a.size != 3 {
 		t.Errorf("without usable metadata: %+v", a)

@@ -26,6 +26,8 @@ func badName(name string) string {
 		return "name longer than 255 bytes"
 	case strings.ContainsRune(name, 0):
 		return "name contains a NUL byte"
+	case strings.ContainsRune(name, '/'):
+		return `name contains "/"`
 	}
 	return ""
 }
