@@ -2,6 +2,8 @@ package integration
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +11,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // mountsAt counts the mounts on dir in /proc/self/mountinfo (stacked ones each count).
@@ -91,5 +96,59 @@ func TestMountOnLiveMountIsRefused(t *testing.T) {
 	}
 	if got, err := os.ReadFile(filepath.Join(mp, "x")); err != nil || string(got) != "x\n" {
 		t.Errorf("the first mount after the refusal: %q, %v", got, err)
+	}
+}
+
+// After kill -9 in the middle of a large write, the multipart upload the dead mount had
+// open is aborted by the next mount of the same bucket; an upload another tool has open
+// is left alone.
+func TestRemountAbortsTheUploadsOfAKilledMount(t *testing.T) {
+	f := newFixture(t)
+	// Another tool's upload in progress, which must survive.
+	alg, key, md := sseC(f.key)
+	theirs, err := f.s3.CreateMultipartUpload(context.Background(), &s3.CreateMultipartUploadInput{
+		Bucket: aws.String(f.bucket), Key: aws.String("theirs.bin"),
+		SSECustomerAlgorithm: alg, SSECustomerKey: key, SSECustomerKeyMD5: md,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mp := f.mount("--part-size", "5MiB", "--write-buffer", "16MiB")
+	// Write-only, as cp writes: such a file streams its parts while it is written.
+	w, err := os.OpenFile(filepath.Join(mp, "big.bin"), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write(randomBytes(24*wpMiB, 91)); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the streamed parts have begun our upload.
+	waitFor(t, 30*time.Second, func() bool { return len(wpUploads(t, f, "big.bin")) == 1 }, "the mount's upload of big.bin to begin")
+	pids := pidsServing(mp)
+	if len(pids) != 1 {
+		t.Fatalf("processes serving %s: %v, want one", mp, pids)
+	}
+	pid, _ := strconv.Atoi(pids[0])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if ups := wpUploads(t, f, "big.bin"); len(ups) != 1 {
+		t.Fatalf("after kill -9: uploads of big.bin %v, want the dead mount's one", wpUploadIDs(ups))
+	}
+
+	out, code := f.ssecfs(nil, append(append([]string{"mount"}, f.mountArgs()...), f.bucket, mp)...)
+	if code != 0 {
+		t.Fatalf("mounting again: exit %d\n%s", code, out)
+	}
+	t.Cleanup(func() { unmount(t, mp) })
+	waitFor(t, 30*time.Second, func() bool { return len(wpUploads(t, f, "big.bin")) == 0 }, "the next mount to abort the dead mount's upload")
+	ups := wpUploads(t, f, "theirs.bin")
+	if len(ups) != 1 || aws.ToString(ups[0].UploadId) != aws.ToString(theirs.UploadId) {
+		t.Errorf("another tool's upload: %v; want it left open", wpUploadIDs(ups))
+	}
+	if _, err := os.Stat(filepath.Join(mp, "big.bin")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("big.bin after the crash: %v; want no such file (nothing was completed)", err)
 	}
 }

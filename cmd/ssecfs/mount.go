@@ -67,6 +67,10 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	if err != nil {
 		return err
 	}
+	uploads, uploadsDir := openUploadLog(c, logger)
+	if uploads != nil {
+		defer uploads.Close()
+	}
 	store, err := bucket.Open(ctx, bucket.Config{
 		Bucket:       c.bucket,
 		Endpoint:     c.endpoint,
@@ -76,12 +80,16 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		InsecureHTTP: c.insecureHTTP,
 		Keyring:      keys,
 		Logger:       logger,
+		Uploads:      journal(uploads),
 	})
 	if err != nil {
 		return err
 	}
 	if err := store.Check(ctx, c.prefix); err != nil {
 		return err
+	}
+	if !c.readOnly {
+		abortLeftovers(store, uploadsDir, c, logger)
 	}
 
 	pages, err := cache.NewWithOptions(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute, ReadAheadParallel: readAheadParallel})
