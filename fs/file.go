@@ -55,6 +55,9 @@ func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.attrs.fill(&out.Attr)
+	if n.unlinked {
+		out.Nlink = 0 // still open, but no longer has a name
+	}
 	return 0
 }
 
@@ -220,7 +223,7 @@ func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, err
 	n.mu.Lock()
 	a := n.attrs
 	n.mu.Unlock()
-	if a.etag != "" && !a.headAt.IsZero() && time.Since(a.headAt) < kernelTTL {
+	if a.etag != "" && !a.headAt.IsZero() && time.Since(a.headAt) < n.fsys.kernelTTL() {
 		return bucket.ObjectInfo{Key: key, Size: a.size, ETag: a.etag}, nil
 	}
 	sent := time.Now()

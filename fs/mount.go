@@ -22,10 +22,19 @@ type MountOptions struct {
 // kernelTTL is how long the kernel may keep names and attributes without asking.
 const kernelTTL = time.Second
 
+// kernelTTL is how long the kernel may keep names and attributes: none when caching is
+// off (a negative StatTTL).
+func (f *FS) kernelTTL() time.Duration {
+	if f.opts.StatTTL < 0 {
+		return 0
+	}
+	return kernelTTL
+}
+
 // Mount mounts f at dir and returns the running server; Wait on it, Unmount to end.
 // As root it mounts with mount(2) itself, so fusermount3 is needed only by other users.
 func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
-	ttl := kernelTTL
+	ttl := f.kernelTTL()
 	opts := []string{"default_permissions"}
 	if mo.ReadOnly {
 		opts = append(opts, "ro")

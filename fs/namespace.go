@@ -134,11 +134,33 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 	return nil, syscall.EPERM
 }
 
+// Mknod of a regular file makes an empty object, as some tools create files; fifos,
+// sockets and devices have no counterpart in S3.
 func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if d.fsys.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
-	return nil, syscall.EPERM
+	if mode&syscall.S_IFMT != syscall.S_IFREG && mode&syscall.S_IFMT != 0 {
+		return nil, syscall.EPERM
+	}
+	if errno := d.fsys.checkNewName(d.keyPrefix(), name, ""); errno != 0 {
+		return nil, errno
+	}
+	key := d.keyPrefix() + name
+	uid, gid := d.owner(ctx)
+	now := time.Now()
+	perm := mode & 0o7777
+	etag, err := d.fsys.store.Put(context.WithoutCancel(ctx), key, nil, encodeMeta(syscall.S_IFREG|perm, uid, gid, now), bucket.Condition{IfNoneMatch: true})
+	if err != nil {
+		if errors.Is(err, bucket.ErrChanged) {
+			return nil, syscall.EEXIST
+		}
+		return nil, d.fsys.errno("mknod", key, err)
+	}
+	n := &fileNode{fsys: d.fsys, key: key, attrs: fileAttrs{etag: etag, mtime: now, perm: perm, uid: uid, gid: gid, fromHead: true, asOf: now}}
+	n.attrs.fill(&out.Attr)
+	d.noteListed(name, bucket.Entry{Key: key, ETag: etag, LastModified: now}, now)
+	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG}), 0
 }
 
 // Setattr on a directory keeps mode, owner and mtime in its marker's metadata (a bare

@@ -15,6 +15,8 @@ type Options struct {
 	// carry no x-amz-meta-mode.
 	FileMode, DirMode uint32
 	// StatTTL is how long a listing answers lookups (and says what does not exist).
+	// Zero means one minute; a negative value turns caching off: every lookup and open
+	// asks S3, and the kernel keeps no names or attributes.
 	StatTTL time.Duration
 	// ReadOnly answers EROFS to every change.
 	ReadOnly bool

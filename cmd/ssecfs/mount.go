@@ -107,7 +107,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		GID:      uint32(c.gid),
 		FileMode: uint32(c.fileMode),
 		DirMode:  uint32(c.dirMode),
-		StatTTL:  c.statTTL,
+		StatTTL:  statTTL(c.statTTL),
 		Logger:   logger,
 
 		ReadOnly:            c.readOnly,
@@ -192,4 +192,13 @@ func explainMountError(dir string, err error) error {
 		return fmt.Errorf("mounting %s: FUSE is not available (%v): load the fuse module or give the container /dev/fuse", dir, serr)
 	}
 	return fmt.Errorf("mounting %s: %s", dir, strings.TrimSpace(err.Error()))
+}
+
+// statTTL is --stat-ttl for the tree: 0 turns caching off, which the tree spells as a
+// negative value (its zero means the default).
+func statTTL(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -79,7 +79,7 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 		"that outruns the uploads waits. At least three parts.")
 	fs.BoolVar(&c.overwriteConcurrent, "overwrite-concurrent", false, "let the last writer win when another machine replaced a file\n"+
 		"since it was opened (default: keep both, saving ours as NAME.conflict-TIME)")
-	fs.DurationVar(&c.statTTL, "stat-ttl", 60*time.Second, "how long a directory listing answers lookups")
+	fs.DurationVar(&c.statTTL, "stat-ttl", 60*time.Second, "how long a directory listing answers lookups; 0 caches nothing (every lookup asks S3)")
 
 	fs.BoolVar(&c.foreground, "foreground", false, "stay attached to the terminal and log to stderr")
 	fs.StringVar(&c.logLevel, "log-level", "info", "`LEVEL` of logging: debug, info, warn or error")
