@@ -26,6 +26,10 @@ type dirNode struct {
 	// complete is when a listing last ran to its end: until it is StatTTL old, a
 	// name it did not show does not exist.
 	complete time.Time
+	// attrs are the directory's mode, owner, times and xattrs: the mount's defaults
+	// until its marker's metadata is read (attrsKnown), or set here.
+	attrs      posixAttrs
+	attrsKnown bool
 }
 
 // listedChild is what is known of one name, and since when: at is when the listing or
@@ -45,12 +49,9 @@ var (
 )
 
 func newDirNode(f *FS, prefix string) *dirNode {
-	return &dirNode{fsys: f, prefix: prefix, listed: make(map[string]listedChild)}
-}
-
-func (d *dirNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
-	d.fsys.fillDir(&out.Attr)
-	return 0
+	t := f.started
+	return &dirNode{fsys: f, prefix: prefix, listed: make(map[string]listedChild),
+		attrs: posixAttrs{perm: f.opts.DirMode, uid: f.opts.UID, gid: f.opts.GID, atime: t, mtime: t, ctime: t}}
 }
 
 func (d *dirNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -109,7 +110,7 @@ func (d *dirNode) probe(ctx context.Context, name string, out *fuse.EntryOut) (*
 		}
 		d.noteListed(name, bucket.Entry{Key: key + "/", Dir: true}, sent)
 		return d.childFromEntry(ctx, name, bucket.Entry{Key: key + "/", Dir: true}, sent, out), 0
-	case headErr == nil && isSymlinkMode(parseMeta(info.Metadata).mode):
+	case headErr == nil && parseMeta(info.Metadata).typeBits() == syscall.S_IFLNK:
 		return d.symlinkChild(ctx, name, key, d.fsys.attrsFromHead(info, sent), out), 0
 	case headErr == nil:
 		d.noteListed(name, bucket.Entry{Key: key, Size: info.Size, ETag: info.ETag, LastModified: info.LastModified}, sent)
@@ -142,13 +143,15 @@ func (d *dirNode) childFromEntry(ctx context.Context, name string, e bucket.Entr
 // dirChild and fileChild reuse the node the tree already has for name when its kind
 // matches, so inode numbers stay put and open files keep their node.
 func (d *dirNode) dirChild(ctx context.Context, name string, out *fuse.EntryOut) *gofs.Inode {
-	d.fsys.fillDir(&out.Attr)
 	if ch := d.GetChild(name); ch != nil {
-		if _, ok := ch.Operations().(*dirNode); ok {
+		if cd, ok := ch.Operations().(*dirNode); ok {
+			cd.fill(&out.Attr)
 			return ch
 		}
 	}
-	return d.NewInode(ctx, newDirNode(d.fsys, d.keyPrefix()+name+"/"), gofs.StableAttr{Mode: syscall.S_IFDIR})
+	cd := newDirNode(d.fsys, d.keyPrefix()+name+"/")
+	cd.fill(&out.Attr)
+	return d.NewInode(ctx, cd, gofs.StableAttr{Mode: syscall.S_IFDIR})
 }
 
 func (d *dirNode) fileChild(ctx context.Context, name, key string, a fileAttrs, out *fuse.EntryOut) *gofs.Inode {

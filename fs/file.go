@@ -246,7 +246,7 @@ func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, err
 func (n *fileNode) metadata() map[string]string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return encodeMeta(syscall.S_IFREG|n.attrs.perm, n.attrs.uid, n.attrs.gid, n.attrs.mtime)
+	return n.attrs.meta(syscall.S_IFREG)
 }
 
 // objectKey is the node's object key; a rename changes it, so it is read under the lock.

@@ -59,8 +59,8 @@ func FuzzMetaRoundTrip(f *testing.F) {
 		}
 		mtime := time.Unix(sec, int64(ns%1_000_000_000))
 		m := parseMeta(encodeMeta(mode, uid, gid, mtime))
-		if m.mode != mode {
-			t.Errorf("mode %#o came back as %#o", mode, m.mode)
+		if m.mode == nil || *m.mode != mode {
+			t.Errorf("mode %#o came back as %v", mode, m.mode)
 		}
 		if m.uid == nil || *m.uid != uid || m.gid == nil || *m.gid != gid {
 			t.Errorf("uid %d, gid %d came back as %v, %v", uid, gid, m.uid, m.gid)
@@ -81,8 +81,8 @@ func FuzzParseMeta(f *testing.F) {
 	f.Add(" 33188", "0x10", "1e3", "1.5.5")
 	f.Fuzz(func(t *testing.T, mode, uid, gid, mtime string) {
 		m := parseMeta(map[string]string{"mode": mode, "uid": uid, "gid": gid, "mtime": mtime})
-		if m.mode != 0 && encodeMeta(m.mode, 0, 0, time.Time{})["mode"] != strings.TrimLeft(mode, "+0") {
-			t.Errorf("mode %q read as %d", mode, m.mode)
+		if m.mode != nil && *m.mode != 0 && encodeMeta(*m.mode, 0, 0, time.Time{})["mode"] != strings.TrimLeft(mode, "+0") {
+			t.Errorf("mode %q read as %d", mode, *m.mode)
 		}
 		if m.uid != nil && encodeMeta(0, *m.uid, 0, time.Time{})["uid"] != fzCanonicalUint(uid) {
 			t.Errorf("uid %q read as %d", uid, *m.uid)

@@ -11,18 +11,21 @@ import (
 
 // objectMeta are the attributes s3fs and rclone keep in user metadata.
 type objectMeta struct {
-	mode     uint32 // full st_mode as s3fs writes it; 0 when absent
-	uid, gid *uint32
-	mtime    *time.Time
+	mode                *uint32 // full st_mode as s3fs writes it
+	uid, gid            *uint32
+	mtime, atime, ctime *time.Time
+	xattrs              map[string][]byte // nil when absent
 }
 
-// parseMeta reads x-amz-meta-mode (decimal st_mode with type bits), -uid, -gid and -mtime
-// (decimal seconds with an optional fraction). Malformed values are ignored: another
-// tool's odd metadata must not make an object unreadable.
+// parseMeta reads x-amz-meta-mode (decimal st_mode with type bits), -uid, -gid, -mtime,
+// -atime and -ctime (decimal seconds with an optional fraction) and -xattr (s3fs's
+// extended attributes, see parseXattrs). Malformed values are ignored: another tool's
+// odd metadata must not make an object unreadable.
 func parseMeta(m map[string]string) objectMeta {
 	var out objectMeta
 	if v, err := strconv.ParseUint(m["mode"], 10, 32); err == nil {
-		out.mode = uint32(v)
+		mode := uint32(v)
+		out.mode = &mode
 	}
 	if v, err := strconv.ParseUint(m["uid"], 10, 32); err == nil {
 		u := uint32(v)
@@ -32,18 +35,31 @@ func parseMeta(m map[string]string) objectMeta {
 		g := uint32(v)
 		out.gid = &g
 	}
-	if t, ok := parseMtime(m["mtime"]); ok {
-		out.mtime = &t
+	for name, dst := range map[string]**time.Time{"mtime": &out.mtime, "atime": &out.atime, "ctime": &out.ctime} {
+		if t, ok := parseMtime(m[name]); ok {
+			*dst = &t
+		}
+	}
+	if v, ok := m["xattr"]; ok {
+		out.xattrs = parseXattrs(v)
 	}
 	return out
 }
 
+// typeBits is the file type of the mode, or 0 when there is none.
+func (m objectMeta) typeBits() uint32 {
+	if m.mode == nil {
+		return 0
+	}
+	return *m.mode & syscall.S_IFMT
+}
+
 // permissions are the permission bits of mode, or def when the object carries none.
 func (m objectMeta) permissions(def uint32) uint32 {
-	if m.mode&^syscall.S_IFMT == 0 {
+	if m.mode == nil || *m.mode&^syscall.S_IFMT == 0 {
 		return def
 	}
-	return m.mode & 0o7777
+	return *m.mode & 0o7777
 }
 
 // encodeMeta writes attributes as s3fs (mode, uid, gid) and rclone (mtime with a

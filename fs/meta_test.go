@@ -77,8 +77,8 @@ func TestParseMeta(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := parseMeta(tc.meta)
-			if m.mode != tc.mode {
-				t.Errorf("mode = %#o, want %#o", m.mode, tc.mode)
+			if got := m.typeBits() | m.permissions(0); got != tc.mode&(syscall.S_IFMT|0o7777) {
+				t.Errorf("mode = %#o, want %#o", got, tc.mode)
 			}
 			if got := m.permissions(0o600); got != tc.perm {
 				t.Errorf("permissions(0600) = %#o, want %#o", got, tc.perm)

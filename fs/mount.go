@@ -51,14 +51,17 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 		GID:             f.opts.GID,
 		Logger:          logger,
 		MountOptions: fuse.MountOptions{
-			FsName:      mo.FsName,
-			Name:        "ssecfs",
-			AllowOther:  mo.AllowOther,
-			MaxWrite:    1 << 20,
-			DirectMount: os.Geteuid() == 0,
-			Options:     opts,
-			Debug:       mo.Debug,
-			Logger:      logger,
+			FsName:     mo.FsName,
+			Name:       "ssecfs",
+			AllowOther: mo.AllowOther,
+			MaxWrite:   1 << 20,
+			// The kernel asks for security.capability before every write; answer
+			// it (and the ACL names) without a round trip to the tree.
+			IgnoreSecurityLabels: true,
+			DirectMount:          os.Geteuid() == 0,
+			Options:              opts,
+			Debug:                mo.Debug,
+			Logger:               logger,
 		},
 	})
 	if err != nil {

@@ -42,19 +42,24 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 	}
 	key := d.keyPrefix() + name + "/"
 	uid, gid := d.owner(ctx)
-	meta := encodeMeta(syscall.S_IFDIR|mode&0o7777, uid, gid, time.Now())
+	now := time.Now()
+	attrs := posixAttrs{perm: mode & 0o7777, uid: uid, gid: gid, atime: now, mtime: now, ctime: now}
+	meta := attrs.meta(syscall.S_IFDIR)
 	if _, err := d.fsys.store.Put(context.WithoutCancel(ctx), key, nil, meta, bucket.Condition{IfNoneMatch: true}); err != nil {
 		if errors.Is(err, bucket.ErrChanged) {
 			return nil, syscall.EEXIST
 		}
 		return nil, d.fsys.errno("mkdir", key, err)
 	}
-	d.noteListed(name, bucket.Entry{Key: key, Dir: true}, time.Now())
+	d.noteListed(name, bucket.Entry{Key: key, Dir: true}, now)
+	d.touchEntries()
 	child := d.dirChild(ctx, name, out)
 	// The kernel looked the name up before asking: nothing was under it. So the new
 	// directory is known empty, and creating files in it needs no lookups of S3.
 	if nd, ok := child.Operations().(*dirNode); ok {
-		nd.listingDone(make(map[string]listedChild), time.Now())
+		nd.listingDone(make(map[string]listedChild), now)
+		nd.setKnownAttrs(attrs)
+		nd.fill(&out.Attr)
 	}
 	return child, 0
 }
@@ -77,6 +82,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 		return d.fsys.errno("rmdir", prefix, err)
 	}
 	d.forgetListed(name)
+	d.touchEntries()
 	return 0
 }
 
@@ -97,6 +103,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 		return d.fsys.errno("unlink", key, err)
 	}
 	d.forgetListed(name)
+	d.touchEntries()
 	return 0
 }
 
@@ -118,8 +125,9 @@ func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.En
 		}
 		return nil, d.fsys.errno("symlink", key, err)
 	}
-	l := &symlinkNode{fsys: d.fsys, key: key, target: target,
-		attrs: fileAttrs{size: int64(len(target)), etag: etag, mtime: now, perm: 0o777, uid: uid, gid: gid, fromHead: true, asOf: now}}
+	l := &symlinkNode{fsys: d.fsys, key: key, target: target, attrs: newFileAttrs(0o777, uid, gid, now)}
+	l.attrs.size, l.attrs.etag = int64(len(target)), etag
+	d.touchEntries()
 	l.attrs.fill(&out.Attr)
 	out.Mode = syscall.S_IFLNK | 0o777
 	d.noteListed(name, bucket.Entry{Key: key, Size: int64(len(target)), ETag: etag, LastModified: now}, now)
@@ -157,41 +165,12 @@ func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out 
 		}
 		return nil, d.fsys.errno("mknod", key, err)
 	}
-	n := &fileNode{fsys: d.fsys, key: key, attrs: fileAttrs{etag: etag, mtime: now, perm: perm, uid: uid, gid: gid, fromHead: true, asOf: now}}
+	n := &fileNode{fsys: d.fsys, key: key, attrs: newFileAttrs(perm, uid, gid, now)}
+	n.attrs.etag = etag
 	n.attrs.fill(&out.Attr)
+	d.touchEntries()
 	d.noteListed(name, bucket.Entry{Key: key, ETag: etag, LastModified: now}, now)
 	return d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG}), 0
-}
-
-// Setattr on a directory keeps mode, owner and mtime in its marker's metadata (a bare
-// prefix gets a marker).
-func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	if d.fsys.opts.ReadOnly {
-		return syscall.EROFS
-	}
-	if d.keyPrefix() != "" {
-		mode, ok := in.GetMode()
-		if !ok {
-			mode = d.fsys.opts.DirMode
-		}
-		uid, gid := d.fsys.opts.UID, d.fsys.opts.GID
-		if v, ok := in.GetUID(); ok {
-			uid = v
-		}
-		if v, ok := in.GetGID(); ok {
-			gid = v
-		}
-		mtime, ok := in.GetMTime()
-		if !ok {
-			mtime = time.Now()
-		}
-		meta := encodeMeta(syscall.S_IFDIR|mode&0o7777, uid, gid, mtime)
-		if _, err := d.fsys.store.Put(context.WithoutCancel(ctx), d.keyPrefix(), nil, meta, bucket.Condition{}); err != nil {
-			return d.fsys.errno("setattr", d.keyPrefix(), err)
-		}
-	}
-	d.fsys.fillDir(&out.Attr)
-	return 0
 }
 
 // forgetListing drops the whole listing: the directory moved, and its keys with it.
@@ -240,17 +219,26 @@ func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *
 	if errno := n.sync(ctx); errno != 0 {
 		return errno
 	}
+	// A rename is a change of the file: its ctime moves, in the copy's metadata too
+	// when the node holds the object's own (else the copy keeps the source's).
+	now := time.Now()
 	n.mu.Lock()
 	src, etag, size, mtime := n.key, n.attrs.etag, n.attrs.size, n.attrs.mtime
+	var meta map[string]string
+	if n.attrs.fromHead {
+		moved := n.attrs.posixAttrs
+		moved.ctime = now
+		meta = moved.meta(syscall.S_IFREG)
+	}
 	n.mu.Unlock()
 	dst := nd.keyPrefix() + newName
-	newETag, errno := d.moveObject(ctx, src, etag, size, dst)
+	newETag, errno := d.moveObject(ctx, src, etag, size, dst, meta)
 	if errno != 0 {
 		return errno
 	}
 	n.mu.Lock()
 	n.key = dst
-	n.attrs.etag, n.attrs.asOf = newETag, time.Now()
+	n.attrs.etag, n.attrs.asOf, n.attrs.ctime = newETag, now, now
 	c := n.content
 	n.mu.Unlock()
 	if c != nil {
@@ -259,6 +247,8 @@ func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *
 		c.mu.Unlock()
 	}
 	d.forgetListed(name)
+	d.touchEntries()
+	nd.touchEntries()
 	nd.noteListed(newName, bucket.Entry{Key: dst, Size: size, ETag: newETag, LastModified: mtime}, time.Now())
 	return 0
 }
@@ -268,7 +258,7 @@ func (d *dirNode) renameSymlink(ctx context.Context, l *symlinkNode, name string
 	src, etag, size := l.key, l.attrs.etag, l.attrs.size
 	l.mu.Unlock()
 	dst := nd.keyPrefix() + newName
-	newETag, errno := d.moveObject(ctx, src, etag, size, dst)
+	newETag, errno := d.moveObject(ctx, src, etag, size, dst, nil)
 	if errno != 0 {
 		return errno
 	}
@@ -276,13 +266,15 @@ func (d *dirNode) renameSymlink(ctx context.Context, l *symlinkNode, name string
 	l.key, l.attrs.etag = dst, newETag
 	l.mu.Unlock()
 	d.forgetListed(name)
+	d.touchEntries()
+	nd.touchEntries()
 	nd.noteListed(newName, bucket.Entry{Key: dst, Size: size, ETag: newETag, LastModified: time.Now()}, time.Now())
 	return 0
 }
 
-// moveObject copies src to dst (metadata carried, re-encrypted under the current key)
-// and then deletes src.
-func (d *dirNode) moveObject(ctx context.Context, src, etag string, size int64, dst string) (string, syscall.Errno) {
+// moveObject copies src to dst (re-encrypted under the current key; with meta as its
+// metadata, or nil to carry the source's) and then deletes src.
+func (d *dirNode) moveObject(ctx context.Context, src, etag string, size int64, dst string, meta map[string]string) (string, syscall.Errno) {
 	if etag == "" {
 		info, err := d.fsys.store.Head(ctx, src)
 		if err != nil {
@@ -290,7 +282,7 @@ func (d *dirNode) moveObject(ctx context.Context, src, etag string, size int64, 
 		}
 		etag, size = info.ETag, info.Size
 	}
-	newETag, err := d.fsys.store.Copy(ctx, src, etag, size, dst, nil, bucket.Condition{})
+	newETag, err := d.fsys.store.Copy(ctx, src, etag, size, dst, meta, bucket.Condition{})
 	if err != nil {
 		return "", d.fsys.errno("rename", src, err)
 	}
@@ -334,8 +326,8 @@ func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *d
 		var err error
 		if isMarker(o) {
 			// A marker has no content to copy: write it anew (some servers refuse
-			// to copy keys ending in "/").
-			_, err = d.fsys.store.Put(ctx, dst, nil, nil, bucket.Condition{})
+			// to copy keys ending in "/"), with the directory's attributes.
+			_, err = d.fsys.store.Put(ctx, dst, nil, d.markerMeta(ctx, dn, from, o.Key), bucket.Condition{})
 		} else {
 			_, err = d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{})
 		}
@@ -376,14 +368,34 @@ func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *d
 	}
 	if len(objects) == 0 {
 		// A directory with nothing in it exists only as the new marker.
-		if _, err := d.fsys.store.Put(ctx, to, nil, nil, bucket.Condition{}); err != nil {
+		if _, err := d.fsys.store.Put(ctx, to, nil, d.markerMeta(ctx, dn, from, from), bucket.Condition{}); err != nil {
 			return d.fsys.errno("rename", to, err)
 		}
 	}
 	retarget(&dn.Inode, from, to)
 	d.forgetListed(name)
+	d.touchEntries()
+	nd.touchEntries()
 	nd.noteListed(newName, bucket.Entry{Key: to, Dir: true}, time.Now())
 	return 0
+}
+
+// markerMeta is the metadata for the new marker of marker, moving with the directory dn
+// (whose own marker is from): dn's attributes for its own, with ctime now; the old
+// marker's metadata for one below it.
+func (d *dirNode) markerMeta(ctx context.Context, dn *dirNode, from, marker string) map[string]string {
+	if marker == from {
+		dn.loadAttrs(ctx)
+		dn.mu.Lock()
+		defer dn.mu.Unlock()
+		dn.attrs.ctime = time.Now()
+		return dn.attrs.meta(syscall.S_IFDIR)
+	}
+	info, err := d.fsys.store.Head(ctx, marker)
+	if err != nil {
+		return nil
+	}
+	return info.Metadata
 }
 
 // syncTree saves every file with unsaved changes under a directory about to move.

@@ -57,12 +57,10 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 		return nil, nil, 0, errno
 	}
 	key := d.keyPrefix() + name
-	caller, _ := fuse.FromContext(ctx)
+	uid, gid := d.owner(ctx)
 	now := time.Now()
-	n := &fileNode{fsys: d.fsys, key: key, attrs: fileAttrs{mtime: now, perm: mode & 0o7777, uid: d.fsys.opts.UID, gid: d.fsys.opts.GID, fromHead: true, asOf: now}}
-	if caller != nil {
-		n.attrs.uid, n.attrs.gid = caller.Uid, caller.Gid
-	}
+	n := &fileNode{fsys: d.fsys, key: key, attrs: newFileAttrs(mode&0o7777, uid, gid, now)}
+	d.touchEntries()
 	n.content = newContent(n, key, "", 0)
 	n.content.markDirty() // an empty new file is still a file to create
 	if flags&syscall.O_ACCMODE == syscall.O_RDWR {
@@ -98,7 +96,7 @@ func (n *fileNode) touch(c *content) {
 	now := time.Now()
 	n.mu.Lock()
 	n.attrs.size = size
-	n.attrs.mtime = now
+	n.attrs.mtime, n.attrs.ctime = now, now
 	n.attrs.fromHead = true
 	n.attrs.asOf = now
 	n.mu.Unlock()
@@ -244,6 +242,11 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 			return errno
 		}
 	}
+	if in.Valid&(fuse.FATTR_MODE|fuse.FATTR_UID|fuse.FATTR_GID|fuse.FATTR_MTIME|fuse.FATTR_ATIME|fuse.FATTR_MTIME_NOW|fuse.FATTR_ATIME_NOW) != 0 {
+		if err := n.loadMeta(ctx); err != nil {
+			return n.fsys.errno("setattr", n.objectKey(), err)
+		}
+	}
 	if changed := n.setMetaAttrs(in); changed {
 		if errno := n.persistMeta(ctx); errno != 0 {
 			return errno
@@ -280,24 +283,27 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 func (n *fileNode) setMetaAttrs(in *fuse.SetAttrIn) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	changed := false
-	if mode, ok := in.GetMode(); ok {
-		n.attrs.perm, changed = mode&0o7777, true
-	}
-	if uid, ok := in.GetUID(); ok {
-		n.attrs.uid, changed = uid, true
-	}
-	if gid, ok := in.GetGID(); ok {
-		n.attrs.gid, changed = gid, true
-	}
-	if mtime, ok := in.GetMTime(); ok {
-		n.attrs.mtime, changed = mtime, true
-	}
+	now := time.Now()
+	changed := n.attrs.setattr(in, now)
 	if changed {
 		n.attrs.fromHead = true
-		n.attrs.asOf = time.Now()
+		n.attrs.asOf = now
 	}
 	return changed
+}
+
+// loadMeta makes sure the node holds the object's own metadata (a listing gives none),
+// so that a change of one attribute does not write the mount's defaults over the others.
+func (n *fileNode) loadMeta(ctx context.Context) error {
+	n.mu.Lock()
+	known := n.attrs.fromHead || n.content != nil
+	key := n.key
+	n.mu.Unlock()
+	if known {
+		return nil
+	}
+	_, err := n.head(ctx, key)
+	return err
 }
 
 // persistMeta saves attributes: with the content if it has unsaved changes, else by a
