@@ -155,4 +155,3 @@ func (a *fileAttrs) fill(out *fuse.Attr) {
 	out.Blocks = (uint64(a.size) + 511) / 512
 	out.Nlink = 1
 }
-

@@ -34,7 +34,6 @@ func setAttrIn(mode, uid, gid *uint32, mtime, atime *time.Time) *fuse.SetAttrIn 
 	return in
 }
 
-
 // A directory's mode, owner, times and extended attributes are kept in its marker's
 // metadata, s3fs-compatible, and read back by another mount of the same bucket (on a
 // store that keeps marker metadata, as AWS does; SeaweedFS does not, so this is tested
