@@ -78,7 +78,7 @@ func TestDifferentialRandomOps(t *testing.T) {
 		}
 		d.step()
 	}
-	d.i = ops
+	d.i, d.final = ops, true
 	d.remount()
 
 	var kinds []string
@@ -130,6 +130,7 @@ type dfRun struct {
 	handles   map[string]*dfHandle
 
 	i        int
+	final    bool // the remount after the last operation
 	hist     []string
 	counts   map[string]int
 	compared int64
@@ -181,8 +182,12 @@ func (d *dfRun) note(kind, format string, args ...any) {
 func (d *dfRun) diverge(format string, args ...any) {
 	d.t.Helper()
 	d.closeAllQuietly() // so that the mounts can be unmounted
+	replay := d.i + 1
+	if d.final {
+		replay = d.i
+	}
 	d.t.Fatalf("divergence at operation %d (seed %d): %s\nreplay: SSECFS_SEED=%d SSECFS_FSX_OPS=%d go test -race -count=1 -run TestDifferentialRandomOps -v ./integration/\nlast operations (local result / mount result where shown):\n  %s",
-		d.i, d.seed, fmt.Sprintf(format, args...), d.seed, d.i+1, strings.Join(d.hist, "\n  "))
+		d.i, d.seed, fmt.Sprintf(format, args...), d.seed, replay, strings.Join(d.hist, "\n  "))
 }
 
 // same compares the two sides' answers to one call, data included.
@@ -372,7 +377,7 @@ func (d *dfRun) write(name string, h *dfHandle) {
 	switch x := r.IntN(100); {
 	case x < 65:
 		n = 1 + r.IntN(64<<10)
-	case x < 85:
+	case x < 90:
 		n = 64<<10 + r.IntN(1<<20)
 	default:
 		n = 1<<20 + r.IntN(2<<20)
@@ -436,14 +441,15 @@ func (d *dfRun) sequential(name string, h *dfHandle) {
 	d.checkStat(name)
 }
 
-// burst writes 8 to 16 MiB at random offsets without saving, as a database or an
+// burst writes 6 to 12 MiB at random offsets without saving, as a database or an
 // editor rewriting many pages does: with the other open files' unsaved pages it passes
 // the write buffer, and pages go to the encrypted spill file.
 func (d *dfRun) burst(name string, h *dfHandle) {
-	chunks := 8 + d.rng.IntN(9)
-	d.note("burst", "pwrite %s %d x 1 MiB at random offsets", dfShort(name), chunks)
+	chunks := 6 + d.rng.IntN(7)
+	size := max(d.size(name), 0)
+	d.note("burst", "pwrite %s %d x 1 MiB at random offsets (size %d)", dfShort(name), chunks, size)
 	for c := range chunks {
-		off := d.rng.Int64N(dfMaxSize - 1<<20)
+		off := d.rng.Int64N(max(size, 4<<20) - 1<<20) // the file grows little
 		data := dfData(d.seed, d.i*32+c, 1<<20)
 		ln, le := syscall.Pwrite(h.lfd, data, off)
 		mn, me := syscall.Pwrite(h.mfd, data, off)
@@ -479,8 +485,9 @@ func (d *dfRun) readWhole(name string) {
 		lp, mp := d.paths(name)
 		lfd, lerr := syscall.Open(lp, os.O_RDONLY|syscall.O_CLOEXEC, 0)
 		mfd, merr := syscall.Open(mp, os.O_RDONLY|syscall.O_CLOEXEC, 0)
+		var l, m dfRes
 		if lerr == nil && merr == nil {
-			d.preadWhole(name, lfd, mfd, size)
+			l, m = dfPreadWhole(lfd, mfd, size)
 		}
 		var lc, mc error
 		if lerr == nil {
@@ -490,18 +497,23 @@ func (d *dfRun) readWhole(name string) {
 			mc = syscall.Close(mfd)
 		}
 		d.same("open O_RDONLY", dfRes{errno: dfErrno(lerr)}, dfRes{errno: dfErrno(merr)})
+		if lerr == nil && merr == nil {
+			d.same("pread of the whole file", l, m)
+		}
 		d.same("close", dfRes{errno: dfErrno(lc)}, dfRes{errno: dfErrno(mc)})
 		return
 	}
 	d.note("readwhole", "pread %s whole through its handle (size %d)", dfShort(name), size)
-	d.preadWhole(name, h.lfd, h.mfd, size)
+	l, m := dfPreadWhole(h.lfd, h.mfd, size)
+	d.same("pread of the whole file", l, m)
 }
 
-func (d *dfRun) preadWhole(name string, lfd, mfd int, size int64) {
+// dfPreadWhole reads a file of size bytes whole with one pread on each side.
+func dfPreadWhole(lfd, mfd int, size int64) (dfRes, dfRes) {
 	lb, mb := make([]byte, size+4096), make([]byte, size+4096)
 	ln, le := syscall.Pread(lfd, lb, 0)
 	mn, me := syscall.Pread(mfd, mb, 0)
-	d.same("pread of the whole file", dfRes{n: ln, errno: dfErrno(le), data: lb[:max(ln, 0)]}, dfRes{n: mn, errno: dfErrno(me), data: mb[:max(mn, 0)]})
+	return dfRes{n: ln, errno: dfErrno(le), data: lb[:max(ln, 0)]}, dfRes{n: mn, errno: dfErrno(me), data: mb[:max(mn, 0)]}
 }
 
 // truncate changes the size by path or through a writable handle: to 0, down, to the
