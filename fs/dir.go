@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -205,6 +206,44 @@ func (d *dirNode) note(name string, c listedChild) {
 		return
 	}
 	d.listed[name] = c
+}
+
+// goneSince reports whether name was removed here after at.
+func (d *dirNode) goneSince(name string, at time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.listed[name]
+	return ok && c.gone && c.at.After(at)
+}
+
+// localNames are the children that exist here but that a listing sent at start may not
+// show (it showed those in seen): files created and not yet saved, and names made or
+// moved here since start.
+func (d *dirNode) localNames(start time.Time, seen map[string]listedChild) []listedChild {
+	var out []listedChild
+	for name, ch := range d.Children() {
+		fn, ok := ch.Operations().(*fileNode)
+		if _, listed := seen[name]; !ok || listed {
+			continue
+		}
+		fn.mu.Lock()
+		unsaved := fn.content != nil && !fn.unlinked
+		key, size, at := fn.key, fn.attrs.size, fn.attrs.asOf
+		fn.mu.Unlock()
+		if unsaved {
+			out = append(out, listedChild{entry: bucket.Entry{Key: key, Size: size}, at: at})
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for name, c := range d.listed {
+		if _, listed := seen[name]; !listed && !c.gone && c.at.After(start) {
+			if !slices.ContainsFunc(out, func(o listedChild) bool { return o.entry.Key == c.entry.Key }) {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 // listingDone replaces what is known with a complete listing sent at start, forgetting

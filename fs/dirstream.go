@@ -98,6 +98,11 @@ func (s *dirStream) fetch() {
 			s.emit(p)
 		}
 		s.pending = nil
+		// What exists here but the listing cannot show: files created and not yet
+		// saved, and names made or moved here while it was on its way.
+		for _, c := range s.d.localNames(s.start, s.seen) {
+			s.emit(c)
+		}
 		s.done = true
 		s.d.listingDone(s.seen, s.start)
 	}
@@ -135,6 +140,9 @@ func (s *dirStream) add(c listedChild) {
 func (s *dirStream) emit(c listedChild) {
 	e := c.entry
 	name, dir := childName(s.prefix, e.Key)
+	if s.d.goneSince(name, c.at) {
+		return // removed here after the listing was sent
+	}
 	mode := uint32(syscall.S_IFREG)
 	if dir {
 		mode = syscall.S_IFDIR

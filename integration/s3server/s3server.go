@@ -374,6 +374,10 @@ func (s *Server) args() []string {
 		"-s3.port.iceberg=0",
 		"-s3.port.lance=0",
 		"-master.telemetry=false",
+		// Every bucket (a test's) is a collection that grows several 128 MB volumes at
+		// its first write; the default limit (free disk / volume size) runs out after a
+		// hundred buckets or so, and writes then fail with 500. Volumes are sparse.
+		"-volume.max=4000",
 	}
 	// Unix sockets for local filer and S3 traffic default to /tmp/seaweedfs-{filer,s3}-PORT.sock; keep them in Dir
 	// when the path fits in sun_path (108 bytes).
