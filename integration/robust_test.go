@@ -226,3 +226,39 @@ func TestNameErrnos(t *testing.T) {
 		t.Errorf("rename to a 256-byte name = %v; want ENAMETOOLONG", err)
 	}
 }
+
+// A file created and not yet closed (so not yet in S3) is in readdir, as on any
+// filesystem; a file removed is not, even right after a listing showed it.
+func TestReaddirShowsUnsavedFiles(t *testing.T) {
+	f := newFixture(t)
+	f.put("old", []byte("x"))
+	mp := f.mount()
+	names := func() string {
+		ents, err := os.ReadDir(mp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, e := range ents {
+			s = append(s, e.Name())
+		}
+		return strings.Join(s, ",")
+	}
+	if got := names(); got != "old" {
+		t.Fatalf("readdir: %s", got)
+	}
+	w, err := os.OpenFile(filepath.Join(mp, "new"), os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte("unsaved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(mp, "old")); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); got != "new" {
+		t.Errorf("readdir with a file not yet closed and one removed: %q, want \"new\"", got)
+	}
+}
