@@ -305,10 +305,15 @@ func (file *stFile) changing() {
 	file.mu.Unlock()
 }
 
+// state is where the file is, its count of changes and a copy of its versions.
 func (file *stFile) state() (name string, changes uint64, versions []*stVersion) {
 	file.mu.Lock()
 	defer file.mu.Unlock()
-	return file.names[file.cur], file.changes, slices.Clone(file.versions)
+	for _, v := range file.versions {
+		c := *v
+		versions = append(versions, &c)
+	}
+	return file.names[file.cur], file.changes, versions
 }
 
 // apply runs one scheduled change.
