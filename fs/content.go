@@ -41,6 +41,8 @@ type content struct {
 	dirty    bool
 	gen      uint64  // counts changes, so a save knows whether it saved the latest
 	stream   *stream // parts already on their way, for a file written sequentially
+	// failed is set when the latest save failed (close or fsync was told so).
+	failed bool
 	// keep is set once anyone may read the file while it is written (an O_RDWR open,
 	// or any read): then no more parts leave memory before the save, since a part that
 	// is streamed cannot be read back until the upload completes. Memory stays bounded
@@ -380,6 +382,18 @@ func (c *content) saved(etag string, size int64, gen uint64) {
 		c.pages = make(map[int64][]byte)
 		c.releaseSpilled()
 	}
+}
+
+func (c *content) setSaveFailed(failed bool) {
+	c.mu.Lock()
+	c.failed = failed
+	c.mu.Unlock()
+}
+
+func (c *content) saveFailed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.failed
 }
 
 // keepForReads stops streaming parts away from now on: the file is open for reading too.

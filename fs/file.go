@@ -28,6 +28,10 @@ type fileNode struct {
 	// kernelETag is the version whose pages the kernel may hold in its page cache:
 	// an open that finds the same version keeps them (FOPEN_KEEP_CACHE).
 	kernelETag string
+	// ownETag is the version this mount made last (a save, an attribute copy, a
+	// rename): open handles follow what the mount itself did to the file, as on any
+	// filesystem, but not a version another writer made (reads of it are ESTALE).
+	ownETag string
 
 	saveMu sync.Mutex // one save of this file at a time
 }
@@ -43,6 +47,7 @@ var (
 // through that instead, so every handle sees the writes.
 type openFile struct {
 	node     *fileNode
+	key      string // the object read; a rename here moves the handle with it
 	etag     string
 	size     int64
 	writable bool
@@ -133,7 +138,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	} else {
 		n.NotifyContent(-1, 0) // attributes only; the pages go because KEEP_CACHE is not set
 	}
-	return &openFile{node: n, etag: info.ETag, size: info.Size}, fuseFlags, 0
+	return &openFile{node: n, key: key, etag: info.ETag, size: info.Size}, fuseFlags, 0
 }
 
 func (n *fileNode) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -190,7 +195,19 @@ func waitUntil(done <-chan struct{}, deadline time.Time) bool {
 func (n *fileNode) readerFor(h *openFile, key string) *cache.Reader {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	// Follow what this mount did to the file since the handle was opened: a rename,
+	// or a version it saved (a truncate by path, another handle's writes).
+	moved := h.key != "" && h.key != key
+	replacedHere := n.ownETag != "" && n.ownETag == n.attrs.etag && h.etag != "" && h.etag != n.ownETag
+	if moved || replacedHere {
+		if h.reader != nil {
+			h.reader.Close()
+			h.reader = nil
+		}
+		h.etag = ""
+	}
 	if h.reader == nil {
+		h.key = key
 		if h.etag == "" { // opened while the file was being written: read what was saved
 			h.etag, h.size = n.attrs.etag, n.attrs.size
 		}

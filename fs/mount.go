@@ -58,10 +58,14 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 			// The kernel asks for security.capability before every write; answer
 			// it (and the ACL names) without a round trip to the tree.
 			IgnoreSecurityLabels: true,
-			DirectMount:          os.Geteuid() == 0,
-			Options:              opts,
-			Debug:                mo.Debug,
-			Logger:               logger,
+			// O_TRUNC comes with the open instead of as a truncate before it: the
+			// file is cut when its writer opens it, not first saved empty, and the
+			// kernel never holds the old size while the cut is on its way.
+			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			DirectMount:       os.Geteuid() == 0,
+			Options:           opts,
+			Debug:             mo.Debug,
+			Logger:            logger,
 		},
 	})
 	if err != nil {

@@ -239,6 +239,7 @@ func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *
 	n.mu.Lock()
 	n.key = dst
 	n.attrs.etag, n.attrs.asOf, n.attrs.ctime = newETag, now, now
+	n.ownETag = newETag
 	c := n.content
 	n.mu.Unlock()
 	if c != nil {

@@ -138,9 +138,14 @@ func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errn
 	if !last || c == nil {
 		return 0
 	}
+	if dirty, _ := c.snapshot(); dirty && !c.saveFailed() {
+		// Changed after the last flush, by a path that counted on this handle's close
+		// to save (a truncate whose release came after it): save now.
+		n.sync(context.WithoutCancel(ctx))
+	}
 	if dirty, _ := c.snapshot(); dirty {
-		// Flush failed and reported it; the kernel ignores what Release says. Keep
-		// nothing half-sent behind.
+		// The save failed and said so to close or fsync; the kernel ignores what
+		// Release says. Keep nothing half-sent behind.
 		n.fsys.log.Error("closing with changes that were not saved", "object", n.objectKey())
 	}
 	n.mu.Lock()
@@ -172,11 +177,14 @@ func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 	meta := n.metadata()
 	etag, size, err := c.save(ctx, key, meta, cond)
 	if errors.Is(err, bucket.ErrChanged) && cond != (bucket.Condition{}) {
+		c.setSaveFailed(true)
 		return n.saveConflict(ctx, c, meta)
 	}
 	if err != nil {
+		c.setSaveFailed(true)
 		return n.fsys.errno("save", key, err)
 	}
+	c.setSaveFailed(false)
 	c.saved(etag, size, gen)
 	n.savedAs(etag, size)
 	return 0
@@ -219,7 +227,7 @@ func (n *fileNode) savedAs(etag string, size int64) {
 	n.mu.Lock()
 	n.attrs.etag, n.attrs.size, n.attrs.fromHead, n.attrs.asOf = etag, size, true, now
 	// The kernel's pages hold what was written through it: that is this version.
-	n.kernelETag = etag
+	n.kernelETag, n.ownETag = etag, etag
 	key, mtime := n.key, n.attrs.mtime
 	n.mu.Unlock()
 	if name, parent := n.Parent(); parent != nil {
