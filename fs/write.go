@@ -148,12 +148,16 @@ func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errn
 		// Release says. Keep nothing half-sent behind.
 		n.fsys.log.Error("closing with changes that were not saved", "object", n.objectKey())
 	}
+	// A new writer may have opened the file since: then the content is its, and stays.
 	n.mu.Lock()
-	if n.writers == 0 && n.content == c {
+	done := n.writers == 0 && n.content == c
+	if done {
 		n.content = nil
 	}
 	n.mu.Unlock()
-	c.drop()
+	if done {
+		c.drop()
+	}
 	return 0
 }
 

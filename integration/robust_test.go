@@ -268,10 +268,12 @@ func TestReaddirShowsUnsavedFiles(t *testing.T) {
 // version had (zeros padded in by a size the kernel kept while the truncate was in
 // flight).
 //
-// Known open bug: a few reads in ten thousand still show a page of zeros (or a whole
-// file of them) at the new size; O_TRUNC arriving with the open made them rarer (19 in
-// 8,700 before, 0 to 6 now). It runs under make stress (SSECFS_STRESS_SCALE >= 2) until
-// it is fixed, so that make test stays a gate.
+// It found two bugs: a release that came after the next writer's open dropped (and
+// zeroed) that writer's pages, which were then saved (whole files of zeros); and a
+// truncate sent apart from the open (19 bad reads in 8,700 before both fixes). A known
+// open bug remains: about 1 read in 6,000 still shows its first byte as zero. The test
+// runs under make stress (SSECFS_STRESS_SCALE >= 2) until it is fixed, so that make
+// test stays a gate.
 func TestInPlaceRewriteNeverShowsZeros(t *testing.T) {
 	if faultScale(t) < 2 {
 		t.Skip("known open bug (zeros in rare reads during in-place rewrites); runs under make stress")
