@@ -106,127 +106,150 @@ func (f *FS) fitsMeta(p posixAttrs, typ uint32, object string) syscall.Errno {
 	return 0
 }
 
-func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+// xattrOwner is a node whose attributes hold extended attributes: a file or a
+// directory. One set of rules serves both.
+type xattrOwner interface {
+	// loadAttrsErrno makes sure the node holds its object's own metadata.
+	loadAttrsErrno(ctx context.Context, op string) syscall.Errno
+	// withAttrs runs fn on the node's attributes with its lock held; fn reports
+	// whether it changed them.
+	withAttrs(fn func(p *posixAttrs) bool)
+	// persistAttrsErrno writes the attributes to the node's object.
+	persistAttrsErrno(ctx context.Context) syscall.Errno
+	// xattrTarget names the object and its file type, for the size check.
+	xattrTarget() (fsys *FS, object string, typ uint32)
+}
+
+func getXattr(o xattrOwner, ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	if errno := xattrNameErrno(attr); errno != 0 {
 		return 0, errno
 	}
-	if err := n.loadMeta(context.WithoutCancel(ctx)); err != nil {
-		return 0, n.fsys.errno("getxattr", n.objectKey(), err)
+	if errno := o.loadAttrsErrno(context.WithoutCancel(ctx), "getxattr"); errno != 0 {
+		return 0, errno
 	}
-	n.mu.Lock()
-	v, ok := n.attrs.xattrs[attr]
-	n.mu.Unlock()
+	var v []byte
+	var ok bool
+	o.withAttrs(func(p *posixAttrs) bool { v, ok = p.xattrs[attr]; return false })
 	return xattrValue(v, ok, dest)
 }
 
-func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	if err := n.loadMeta(context.WithoutCancel(ctx)); err != nil {
-		return 0, n.fsys.errno("listxattr", n.objectKey(), err)
+func listXattr(o xattrOwner, ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	if errno := o.loadAttrsErrno(context.WithoutCancel(ctx), "listxattr"); errno != 0 {
+		return 0, errno
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return xattrList(n.attrs.xattrs, dest)
-}
-
-func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return n.changeXattr(ctx, attr, data, flags, false)
-}
-
-func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	return n.changeXattr(ctx, attr, nil, 0, true)
+	var n uint32
+	var errno syscall.Errno
+	o.withAttrs(func(p *posixAttrs) bool { n, errno = xattrList(p.xattrs, dest); return false })
+	return n, errno
 }
 
 // changeXattr sets or removes one attribute: in memory, then in the object's metadata
-// (by a keyed self-copy, or with the content at its save if it has unsaved changes).
-func (n *fileNode) changeXattr(ctx context.Context, attr string, data []byte, flags uint32, remove bool) syscall.Errno {
-	if n.fsys.opts.ReadOnly {
+// (for a file by a keyed self-copy, or with its content at its save if it has unsaved
+// changes; for a directory in its marker). A failure leaves the attributes as they were.
+func changeXattr(o xattrOwner, ctx context.Context, attr string, data []byte, flags uint32, remove bool) syscall.Errno {
+	fsys, object, typ := o.xattrTarget()
+	if fsys.opts.ReadOnly {
 		return syscall.EROFS
 	}
 	if errno := xattrNameErrno(attr); errno != 0 {
 		return errno
 	}
 	ctx = context.WithoutCancel(ctx)
-	if err := n.loadMeta(ctx); err != nil {
-		return n.fsys.errno("setxattr", n.objectKey(), err)
+	if errno := o.loadAttrsErrno(ctx, "setxattr"); errno != 0 {
+		return errno
 	}
-	now := time.Now()
-	n.mu.Lock()
-	old := n.attrs
-	x, errno := changedXattrs(n.attrs.xattrs, attr, data, flags, remove)
-	if errno == 0 {
-		next := n.attrs.posixAttrs
-		next.xattrs = x
-		if errno = n.fsys.fitsMeta(next, syscall.S_IFREG, n.key); errno == 0 {
-			n.attrs.xattrs, n.attrs.ctime, n.attrs.fromHead, n.attrs.asOf = x, now, true, now
+	var old posixAttrs
+	var errno syscall.Errno
+	o.withAttrs(func(p *posixAttrs) bool {
+		old = *p
+		var x map[string][]byte
+		if x, errno = changedXattrs(p.xattrs, attr, data, flags, remove); errno != 0 {
+			return false
 		}
-	}
-	n.mu.Unlock()
+		next := *p
+		next.xattrs = x
+		if errno = fsys.fitsMeta(next, typ, object); errno != 0 {
+			return false
+		}
+		p.xattrs, p.ctime = x, time.Now()
+		return true
+	})
 	if errno != 0 {
 		return errno
 	}
-	if errno := n.persistMeta(ctx); errno != 0 {
-		n.mu.Lock()
-		n.attrs.xattrs, n.attrs.ctime = old.xattrs, old.ctime
-		n.mu.Unlock()
+	if errno := o.persistAttrsErrno(ctx); errno != 0 {
+		o.withAttrs(func(p *posixAttrs) bool { p.xattrs, p.ctime = old.xattrs, old.ctime; return true })
 		return errno
 	}
 	return 0
+}
+
+func (n *fileNode) loadAttrsErrno(ctx context.Context, op string) syscall.Errno {
+	if err := n.loadMeta(ctx); err != nil {
+		return n.fsys.errno(op, n.objectKey(), err)
+	}
+	return 0
+}
+
+func (n *fileNode) withAttrs(fn func(p *posixAttrs) bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if fn(&n.attrs.posixAttrs) {
+		n.attrs.fromHead, n.attrs.asOf = true, time.Now()
+	}
+}
+
+func (n *fileNode) persistAttrsErrno(ctx context.Context) syscall.Errno { return n.persistMeta(ctx) }
+
+func (n *fileNode) xattrTarget() (*FS, string, uint32) {
+	return n.fsys, n.objectKey(), syscall.S_IFREG
+}
+
+func (d *dirNode) loadAttrsErrno(ctx context.Context, _ string) syscall.Errno {
+	d.loadAttrs(ctx)
+	return 0
+}
+
+func (d *dirNode) withAttrs(fn func(p *posixAttrs) bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	fn(&d.attrs)
+}
+
+func (d *dirNode) persistAttrsErrno(ctx context.Context) syscall.Errno { return d.persistAttrs(ctx) }
+
+func (d *dirNode) xattrTarget() (*FS, string, uint32) {
+	return d.fsys, d.keyPrefix(), syscall.S_IFDIR
+}
+
+func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return getXattr(n, ctx, attr, dest)
+}
+
+func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	return listXattr(n, ctx, dest)
+}
+
+func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	return changeXattr(n, ctx, attr, data, flags, false)
+}
+
+func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	return changeXattr(n, ctx, attr, nil, 0, true)
 }
 
 func (d *dirNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	if errno := xattrNameErrno(attr); errno != 0 {
-		return 0, errno
-	}
-	d.loadAttrs(context.WithoutCancel(ctx))
-	d.mu.Lock()
-	v, ok := d.attrs.xattrs[attr]
-	d.mu.Unlock()
-	return xattrValue(v, ok, dest)
+	return getXattr(d, ctx, attr, dest)
 }
 
 func (d *dirNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	d.loadAttrs(context.WithoutCancel(ctx))
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return xattrList(d.attrs.xattrs, dest)
+	return listXattr(d, ctx, dest)
 }
 
 func (d *dirNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
-	return d.changeXattr(ctx, attr, data, flags, false)
+	return changeXattr(d, ctx, attr, data, flags, false)
 }
 
 func (d *dirNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
-	return d.changeXattr(ctx, attr, nil, 0, true)
-}
-
-func (d *dirNode) changeXattr(ctx context.Context, attr string, data []byte, flags uint32, remove bool) syscall.Errno {
-	if d.fsys.opts.ReadOnly {
-		return syscall.EROFS
-	}
-	if errno := xattrNameErrno(attr); errno != 0 {
-		return errno
-	}
-	ctx = context.WithoutCancel(ctx)
-	d.loadAttrs(ctx)
-	d.mu.Lock()
-	old := d.attrs
-	x, errno := changedXattrs(d.attrs.xattrs, attr, data, flags, remove)
-	if errno == 0 {
-		next := d.attrs
-		next.xattrs = x
-		if errno = d.fsys.fitsMeta(next, syscall.S_IFDIR, d.prefix); errno == 0 {
-			d.attrs.xattrs, d.attrs.ctime = x, time.Now()
-		}
-	}
-	d.mu.Unlock()
-	if errno != 0 {
-		return errno
-	}
-	if errno := d.persistAttrs(ctx); errno != 0 {
-		d.mu.Lock()
-		d.attrs.xattrs, d.attrs.ctime = old.xattrs, old.ctime
-		d.mu.Unlock()
-		return errno
-	}
-	return 0
+	return changeXattr(d, ctx, attr, nil, 0, true)
 }
