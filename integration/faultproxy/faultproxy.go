@@ -148,7 +148,7 @@ func Start(cfg Config) (*Proxy, error) {
 	if !pool.AppendCertsFromPEM(upCA) {
 		return nil, fmt.Errorf("faultproxy: %s holds no PEM certificate", cfg.UpstreamCA)
 	}
-	cert, caPEM, err := selfSignedTLS()
+	cert, caPEM, err := SelfSignedTLS("ssecfs fault proxy CA")
 	if err != nil {
 		return nil, fmt.Errorf("faultproxy: %w", err)
 	}

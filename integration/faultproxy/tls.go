@@ -13,9 +13,10 @@ import (
 	"time"
 )
 
-// selfSignedTLS makes a CA and a certificate signed by it for 127.0.0.1, ::1 and
-// localhost, and returns the certificate and the CA as PEM.
-func selfSignedTLS() (tls.Certificate, []byte, error) {
+// SelfSignedTLS makes a CA named caName and a certificate signed by it for 127.0.0.1,
+// ::1 and localhost, and returns the certificate and the CA as PEM: for a loopback
+// proxy that clients trust through a CA bundle (this package's, and the benchmark's).
+func SelfSignedTLS(caName string) (tls.Certificate, []byte, error) {
 	now := time.Now()
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -23,7 +24,7 @@ func selfSignedTLS() (tls.Certificate, []byte, error) {
 	}
 	caTmpl := &x509.Certificate{
 		SerialNumber:          randSerial(),
-		Subject:               pkix.Name{CommonName: "ssecfs fault proxy CA"},
+		Subject:               pkix.Name{CommonName: caName},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(7 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
