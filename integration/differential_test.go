@@ -775,17 +775,7 @@ func dfTail(s string, n int) string {
 }
 
 // dfSeed is SSECFS_SEED, or a fresh seed.
-func dfSeed(t *testing.T) uint64 {
-	t.Helper()
-	if v := os.Getenv("SSECFS_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SSECFS_SEED=%q: %v", v, err)
-		}
-		return n
-	}
-	return rand.Uint64() >> 1
-}
+func dfSeed(t *testing.T) uint64 { return envSeed(t, "SSECFS_SEED") }
 
 // dfOps is SSECFS_FSX_OPS, else 5000 times SSECFS_STRESS_SCALE (default 1).
 func dfOps(t *testing.T) int {
@@ -797,13 +787,5 @@ func dfOps(t *testing.T) int {
 		}
 		return n
 	}
-	scale := 1.0
-	if v := os.Getenv("SSECFS_STRESS_SCALE"); v != "" {
-		x, err := strconv.ParseFloat(v, 64)
-		if err != nil || x <= 0 {
-			t.Fatalf("SSECFS_STRESS_SCALE=%q: want a positive number", v)
-		}
-		scale = x
-	}
-	return max(1, int(5000*scale))
+	return stressScaled(t, 5000)
 }

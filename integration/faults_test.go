@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -32,35 +31,10 @@ import (
 // SSECFS_FAULT_SEED repeats a run (every test logs its seed); SSECFS_STRESS_SCALE
 // multiplies the amount of work (default 1).
 
-// faultScale is SSECFS_STRESS_SCALE, at least 1 (fractions below 1 shrink the work).
-func faultScale(t *testing.T) float64 {
-	t.Helper()
-	s := os.Getenv("SSECFS_STRESS_SCALE")
-	if s == "" {
-		return 1
-	}
-	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 {
-		t.Fatalf("SSECFS_STRESS_SCALE=%q is not a positive number", s)
-	}
-	return v
-}
-
-func faultScaled(t *testing.T, n int) int {
-	return max(1, int(math.Round(float64(n)*faultScale(t))))
-}
-
 // faultSeed is SSECFS_FAULT_SEED, or a new seed, logged so that a failure can be rerun.
 func faultSeed(t *testing.T) uint64 {
 	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("SSECFS_FAULT_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("SSECFS_FAULT_SEED=%q is not a number", s)
-		}
-		seed = v
-	}
+	seed := envSeed(t, "SSECFS_FAULT_SEED")
 	t.Logf("seed %d (rerun with SSECFS_FAULT_SEED=%d)", seed, seed)
 	return seed
 }
@@ -268,7 +242,7 @@ func TestFaultReadsUnderResets(t *testing.T) {
 	const size = 64 * wpMiB
 	data := randomBytes(size, seed)
 	f.put("big.bin", data)
-	reads := faultScaled(t, 1)
+	reads := stressScaled(t, 1)
 
 	for i, tc := range []struct {
 		name  string
@@ -312,7 +286,7 @@ func TestFaultLostResponses(t *testing.T) {
 	seed := faultSeed(t)
 	f := newFixture(t)
 	r := rand.New(rand.NewPCG(seed, 1))
-	n := faultScaled(t, 30)
+	n := stressScaled(t, 30)
 	sizes := faultSizes(n, r)
 	names := make([]string, n)
 	contents := make([][]byte, n)
@@ -393,7 +367,7 @@ func TestFaultRewriteUnderMixedFaults(t *testing.T) {
 	seed := faultSeed(t)
 	f := newFixture(t)
 	r := rand.New(rand.NewPCG(seed, 2))
-	n := faultScaled(t, 12)
+	n := stressScaled(t, 12)
 	const rounds = 2
 	names := make([]string, n)
 	current := make([][]byte, n)    // what S3 holds
@@ -528,7 +502,7 @@ func TestFaultRefusalRidesThrough(t *testing.T) {
 	mp := faultMount(t, f, px)
 	const refusal = 3 * time.Second
 
-	for round := range faultScaled(t, 1) {
+	for round := range stressScaled(t, 1) {
 		px.Set(faultproxy.Faults{Refuse: true})
 		reset := px.ResetAll()
 		before := px.Stats()
@@ -561,7 +535,7 @@ func TestFaultRefusalRidesThrough(t *testing.T) {
 			t.Errorf("no connection was refused: the read did not meet the refusal, and the test proves nothing")
 		}
 		// The next round starts from nothing cached.
-		if round+1 < faultScaled(t, 1) {
+		if round+1 < stressScaled(t, 1) {
 			unmount(t, mp)
 			mp = faultMount(t, f, px)
 		}

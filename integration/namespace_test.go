@@ -37,18 +37,11 @@ func nsMount(t *testing.T, f *fixture, extra ...string) string {
 	t.Cleanup(func() {
 		if t.Failed() {
 			if log, err := os.ReadFile(logFile); err == nil && len(log) > 0 {
-				t.Logf("ssecfs log of %s:\n%s", mp, nsTail(string(log), 8000))
+				t.Logf("ssecfs log of %s:\n%s", mp, logTail(string(log), 8000))
 			}
 		}
 	})
 	return mp
-}
-
-func nsTail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "...\n" + s[len(s)-n:]
 }
 
 // nsHead is a HeadObject, with the fixture's key or without any. The metadata's names

@@ -40,7 +40,7 @@ import (
 // printed at the start; SSECFS_SEED=N replays it (the interleaving is the scheduler's).
 func TestStressConcurrentRewrites(t *testing.T) {
 	seed := stSeed(t)
-	scale := stScale(t)
+	scale := stressScale(t)
 	t.Logf("seed %d (replay: SSECFS_SEED=%d), scale %g", seed, seed, scale)
 
 	f := newFixture(t)
@@ -49,7 +49,7 @@ func TestStressConcurrentRewrites(t *testing.T) {
 	t.Cleanup(func() {
 		if t.Failed() {
 			if log, err := os.ReadFile(logFile); err == nil && len(log) > 0 {
-				t.Logf("ssecfs log (tail):\n%s", stTail(string(log), 6000))
+				t.Logf("ssecfs log (tail):\n%s", logTail(string(log), 6000))
 			}
 		}
 	})
@@ -719,35 +719,6 @@ var stSeedValue uint64
 
 // stSeed is SSECFS_SEED, or a fresh seed.
 func stSeed(t *testing.T) uint64 {
-	t.Helper()
-	stSeedValue = rand.Uint64() >> 1
-	if v := os.Getenv("SSECFS_SEED"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			t.Fatalf("SSECFS_SEED=%q: %v", v, err)
-		}
-		stSeedValue = n
-	}
+	stSeedValue = envSeed(t, "SSECFS_SEED")
 	return stSeedValue
-}
-
-// stScale is SSECFS_STRESS_SCALE (default 1), multiplying the operation counts.
-func stScale(t *testing.T) float64 {
-	t.Helper()
-	v := os.Getenv("SSECFS_STRESS_SCALE")
-	if v == "" {
-		return 1
-	}
-	x, err := strconv.ParseFloat(v, 64)
-	if err != nil || x <= 0 {
-		t.Fatalf("SSECFS_STRESS_SCALE=%q: want a positive number", v)
-	}
-	return x
-}
-
-func stTail(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return "...\n" + s[len(s)-n:]
 }
