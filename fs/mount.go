@@ -19,8 +19,8 @@ type MountOptions struct {
 	Logger *log.Logger
 }
 
-// kernelTTL is how long the kernel may keep names and attributes without asking.
-const kernelTTL = time.Second
+// defaultKernelTTL is how long the kernel may keep names and attributes without asking.
+const defaultKernelTTL = time.Second
 
 // kernelTTL is how long the kernel may keep names and attributes: none when caching is
 // off (a negative StatTTL).
@@ -28,7 +28,7 @@ func (f *FS) kernelTTL() time.Duration {
 	if f.opts.StatTTL < 0 {
 		return 0
 	}
-	return kernelTTL
+	return defaultKernelTTL
 }
 
 // Mount mounts f at dir and returns the running server; Wait on it, Unmount to end.

@@ -62,6 +62,3 @@ func (l *symlinkNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.
 	}
 	return l.Getattr(ctx, fh, out)
 }
-
-// isSymlinkMode reports whether an s3fs-style mode says "symbolic link".
-func isSymlinkMode(mode uint32) bool { return mode&syscall.S_IFMT == syscall.S_IFLNK }
