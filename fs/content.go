@@ -104,8 +104,12 @@ func (c *content) readAt(ctx context.Context, dst []byte, off int64) (int, error
 }
 
 func (c *content) readBase(ctx context.Context, etag string, size int64, dst []byte, off int64) error {
-	n := &fileNode{fsys: c.fsys, key: c.key}
-	_, err := c.fsys.pages.ReadAt(ctx, c.key, etag, size, dst, off, n.pageFetcher(&openFile{etag: etag, size: size}))
+	key := c.key
+	r := c.fsys.pages.NewReader(key, etag, size, func(ctx context.Context, off, length int64) ([]byte, error) {
+		return c.fsys.store.ReadRange(ctx, key, etag, off, length)
+	})
+	defer r.Close()
+	_, err := r.ReadAt(ctx, dst, off)
 	return err
 }
 

@@ -219,19 +219,6 @@ func (n *fileNode) readerFor(h *openFile, key string) *cache.Reader {
 	return h.reader
 }
 
-// pageFetcher makes the fetch of one page: a keyed ranged GET pinned to the open version.
-func (n *fileNode) pageFetcher(h *openFile) func(index int64) cache.FetchFunc {
-	pageSize := int64(n.fsys.pages.PageSize())
-	key := n.key
-	return func(index int64) cache.FetchFunc {
-		off := index * pageSize
-		length := min(pageSize, h.size-off)
-		return func(ctx context.Context) ([]byte, error) {
-			return n.fsys.store.ReadRange(ctx, key, h.etag, off, length)
-		}
-	}
-}
-
 // head learns the object's current version. A HEAD made within the kernel's own
 // attribute time (by the lookup just before this open, typically) is not repeated. If
 // this mount saved a newer version while the HEAD was on its way, that version is the
