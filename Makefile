@@ -39,7 +39,7 @@ demo: deps build
 # server; writes docs/BENCHMARKS.md. Not part of `make test`. BENCH_SIZE=256MiB for a quick run.
 bench: deps build
 	scripts/install-bench-deps.sh
-	$(GO) run ./integration/bench -size $(BENCH_SIZE) -out docs/BENCHMARKS.md
+	$(GO) run ./bench -size $(BENCH_SIZE) -out docs/BENCHMARKS.md
 
 # Every native fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each, one
 # after the other: go test -fuzz runs one target at a time. A failure stops here, its

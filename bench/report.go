@@ -268,7 +268,7 @@ func (b *bench) report(elapsed time.Duration) string {
 	var w strings.Builder
 	c := b.cfg
 	fmt.Fprintf(&w, "# ssecfs benchmarks\n\n")
-	fmt.Fprintf(&w, "Made by `make bench` (`go run ./integration/bench %s`) on %s; the run took %s. ",
+	fmt.Fprintf(&w, "Made by `make bench` (`go run ./bench %s`) on %s; the run took %s. ",
 		c.commandLine, time.Now().UTC().Format("2006-01-02 15:04 UTC"), elapsed.Round(time.Second))
 	fmt.Fprintf(&w, "Every object is SSE-C encrypted with one fresh random key; every request that reads or writes data carries it.\n\n")
 
@@ -511,7 +511,7 @@ func (b *bench) collectVersions() {
 		defer cancel()
 		if out, err := exec.CommandContext(ctx, "git", "rev-parse", "HEAD").Output(); err == nil {
 			rev = strings.TrimSpace(string(out))
-			st := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", ":!integration/bench")
+			st := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no", "--", "*.go", ":!bench")
 			st.Env = append(os.Environ(), "GIT_OPTIONAL_LOCKS=0")
 			if out, err := st.Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
 				modified = true

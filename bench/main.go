@@ -1,7 +1,7 @@
 // Command bench measures ssecfs against the AWS SDK's ceiling and against s3fs and rclone mount, all on SSE-C
 // objects of a local SeaweedFS S3 server over TLS, in one run, and writes a markdown report.
 //
-//	go run ./integration/bench -size 1GiB -out docs/BENCHMARKS.md   (make bench)
+//	go run ./bench -size 1GiB -out docs/BENCHMARKS.md   (make bench)
 //
 // It runs as root on Linux with /dev/fuse, like the integration tests. Everything it starts (the server, every mount,
 // the peers' processes) is taken down when it ends, is interrupted (SIGINT, SIGTERM), or runs out of time (-timeout).
