@@ -11,7 +11,6 @@ package main
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -231,7 +230,7 @@ func (b *bench) cleanup() {
 		return
 	}
 	b.stopped = true
-	b.mounts.unmountAll(true)
+	b.mounts.unmountAll()
 	if b.proxy != nil {
 		_ = b.proxy.Close()
 	}
@@ -409,5 +408,3 @@ func (b *bench) coldStart() {
 		}
 	}
 }
-
-var errSkipped = errors.New("skipped")

@@ -53,7 +53,7 @@ func (s *mountSet) remove(m *mount) {
 }
 
 // unmountAll takes down every live mount, at once and lazily if need be (cleanup after a signal or a timeout).
-func (s *mountSet) unmountAll(force bool) {
+func (s *mountSet) unmountAll() {
 	s.mu.Lock()
 	var all []*mount
 	for m := range s.set {
@@ -61,9 +61,7 @@ func (s *mountSet) unmountAll(force bool) {
 	}
 	s.mu.Unlock()
 	for _, m := range all {
-		if force {
-			m.kill()
-		}
+		m.kill()
 		_ = m.unmount()
 		s.remove(m)
 	}

@@ -51,9 +51,6 @@ func rowUnit(row string) string {
 	return ""
 }
 
-// lowerIsBetter rows compare the other way round.
-func lowerIsBetter(row string) bool { return row == rowListReq || row == rowRSS }
-
 func rowLabelShort(row string) string {
 	switch row {
 	case rowSeqWrite:

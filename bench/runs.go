@@ -325,7 +325,7 @@ func (b *bench) toolStep(ctx context.Context, tool, row string, fn func(context.
 		b.record(tool, row, r.c, r.err)
 	case <-time.After(b.cfg.stepTimeout):
 		cancel()
-		b.mounts.unmountAll(true)
+		b.mounts.unmountAll()
 		select {
 		case <-done:
 		case <-time.After(2 * time.Minute):
