@@ -2,11 +2,8 @@ package main
 
 import (
 	"encoding/binary"
-	"fmt"
 	"hash/crc32"
 	"math/rand/v2"
-	"strconv"
-	"strings"
 )
 
 // gen is the deterministic content of every file the bench writes or reads: a 16 MiB pool of pseudo-random bytes
@@ -71,38 +68,15 @@ func (g *gen) crc(size int64) uint32 {
 	return c
 }
 
-// parseSize reads sizes like 1GiB, 256MiB, 4KiB, 64M or 1048576.
-func parseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{
-		{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
-		{"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1},
-	} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
+// randomOffsets returns n offsets aligned to align in [0, size-length], the same for every tool (seeded).
+func randomOffsets(seed uint64, n int, size, length, align int64) []int64 {
+	r := rand.New(rand.NewPCG(seed, 0x5eed))
+	slots := (size - length) / align
+	out := make([]int64, n)
+	for i := range out {
+		if slots > 0 {
+			out[i] = r.Int64N(slots+1) * align
 		}
 	}
-	v, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || v <= 0 || v > (1<<50)/mult {
-		return 0, fmt.Errorf("%q is not a size; write it like 1GiB, 256MiB or 1048576", s)
-	}
-	return v * mult, nil
-}
-
-// formatSize writes n as ssecfs's flags and people read it: 1GiB, 256MiB, 4KiB, else bytes.
-func formatSize(n int64) string {
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
-		if n >= u.mult && n%u.mult == 0 {
-			return fmt.Sprintf("%d%s", n/u.mult, u.suffix)
-		}
-	}
-	return strconv.FormatInt(n, 10)
+	return out
 }

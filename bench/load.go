@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -25,7 +26,7 @@ type loadMonitor struct {
 	stopped chan struct{}
 }
 
-const clockTicks = 100 // USER_HZ on Linux
+const clockTicks = 100
 
 func startLoadMonitor(ownDir string) *loadMonitor {
 	m := &loadMonitor{ownDir: ownDir, self: os.Getpid(), byName: map[string]float64{}, stop: make(chan struct{}), stopped: make(chan struct{})}
@@ -159,4 +160,35 @@ func (m *loadMonitor) own(pid int, stats map[int]procStat) bool {
 	}
 	cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 	return m.ownDir != "" && strings.Contains(string(cmd), m.ownDir)
+}
+
+// waitQuiet waits, at most -quiet-wait, until other processes use less than a quarter of a CPU over a second, so that
+// a measurement does not start in the middle of someone else's build or test run.
+func (b *bench) waitQuiet(ctx context.Context) {
+	deadline := time.Now().Add(b.cfg.quietWait)
+	said := false
+	for ctx.Err() == nil {
+		w := b.watch()
+		time.Sleep(time.Second)
+		share := w()
+		if share <= otherLoadLimit || time.Now().After(deadline) {
+			return
+		}
+		if !said {
+			b.logf("other processes use %.0f%% of a CPU; waiting for them (at most %v, -quiet-wait)", 100*share, b.cfg.quietWait)
+			said = true
+		}
+	}
+}
+
+// watch starts watching the CPU that other processes use; the function it returns gives their share of one CPU since.
+func (b *bench) watch() func() float64 {
+	t0, o0 := time.Now(), b.mon.otherSeconds()
+	return func() float64 {
+		d := time.Since(t0).Seconds()
+		if d <= 0 {
+			return 0
+		}
+		return (b.mon.otherSeconds() - o0) / d
+	}
 }

@@ -3,16 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	cryptorand "crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"sync"
@@ -27,31 +23,6 @@ import (
 
 	"github.com/ssecfs/ssecfs/integration/s3server"
 )
-
-// sseKey is the bench's SSE-C key in the forms S3 wants.
-type sseKey struct {
-	raw      []byte
-	b64, md5 string
-	alg      string
-}
-
-func newSSEKey() (sseKey, error) {
-	raw := make([]byte, 32)
-	if _, err := cryptorand.Read(raw); err != nil {
-		return sseKey{}, err
-	}
-	sum := md5.Sum(raw)
-	return sseKey{
-		raw: raw,
-		b64: base64.StdEncoding.EncodeToString(raw),
-		md5: base64.StdEncoding.EncodeToString(sum[:]),
-		alg: "AES256",
-	}, nil
-}
-
-func (k sseKey) headers() (alg, key, md *string) {
-	return aws.String(k.alg), aws.String(k.b64), aws.String(k.md5)
-}
 
 // sdk is the AWS SDK client of the ceiling measurements and of the setup: path style, static credentials, the
 // server's CA only, and a connection pool deep enough for the concurrency used (net/http keeps only two idle
@@ -307,17 +278,4 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
-}
-
-// randomOffsets returns n offsets aligned to align in [0, size-length], the same for every tool (seeded).
-func randomOffsets(seed uint64, n int, size, length, align int64) []int64 {
-	r := rand.New(rand.NewPCG(seed, 0x5eed))
-	slots := (size - length) / align
-	out := make([]int64, n)
-	for i := range out {
-		if slots > 0 {
-			out[i] = r.Int64N(slots+1) * align
-		}
-	}
-	return out
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -15,7 +16,9 @@ import (
 
 // The file-system side of every workload: plain system calls on a mount, the same for every tool.
 
-const ioChunk = 1 << 20 // dd bs=1M
+const ioChunk = 1 << 20
+
+var errMismatch = errors.New("data read differs from data written")
 
 // seqWrite writes size bytes of g to path in 1 MiB writes to a new file and closes it; it returns when close does.
 func seqWrite(path string, g *gen, size int64) error {
