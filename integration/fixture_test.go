@@ -157,6 +157,31 @@ func (f *fixture) putMany(prefix string, n int) {
 	wg.Wait()
 }
 
+// getObject reads an object with the fixture's key through the SDK.
+func (f *fixture) getObject(name string) ([]byte, error) {
+	alg, key, md := sseC(f.key)
+	out, err := f.s3.GetObject(context.Background(), &s3.GetObjectInput{
+		Bucket: aws.String(f.bucket), Key: aws.String(name),
+		SSECustomerAlgorithm: alg, SSECustomerKey: key, SSECustomerKeyMD5: md,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	var b bytes.Buffer
+	_, err = b.ReadFrom(out.Body)
+	return b.Bytes(), err
+}
+
+// getObjectWithoutKey must fail for everything the mount writes.
+func (f *fixture) getObjectWithoutKey(name string) error {
+	out, err := f.s3.GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(name)})
+	if err == nil {
+		out.Body.Close()
+	}
+	return err
+}
+
 func sseC(k keysrc.Key) (alg, key, md *string) {
 	sum := md5.Sum(k.Raw())
 	return aws.String("AES256"), aws.String(base64.StdEncoding.EncodeToString(k.Raw())),

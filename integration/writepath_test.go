@@ -61,6 +61,32 @@ func TestWriteSizesRoundTrip(t *testing.T) {
 	}
 }
 
+// A smoke test of the write path: files of the same sizes as TestWriteSizesRoundTrip,
+// written with os.WriteFile, read back through the mount and with the SDK, and not
+// readable without the key.
+func TestWriteSmoke(t *testing.T) {
+	f := newFixture(t)
+	mp := f.mount()
+	for _, n := range []int{0, 1, 5<<20 - 1, 5 << 20, 5<<20 + 1, 20 << 20} {
+		name := filepath.Join(mp, "f"+strconv.Itoa(n))
+		data := randomBytes(n, uint64(n)+1)
+		if err := os.WriteFile(name, data, 0o640); err != nil {
+			t.Fatalf("write %d: %v", n, err)
+		}
+		got, err := os.ReadFile(name)
+		if err != nil || !bytes.Equal(got, data) {
+			t.Errorf("read back %d: %d bytes, %v", n, len(got), err)
+		}
+		obj, err := f.getObject("f" + strconv.Itoa(n))
+		if err != nil || !bytes.Equal(obj, data) {
+			t.Errorf("SDK read of %d: %d bytes, %v", n, len(obj), err)
+		}
+		if err := f.getObjectWithoutKey("f" + strconv.Itoa(n)); err == nil {
+			t.Errorf("object of %d bytes readable without the key", n)
+		}
+	}
+}
+
 // A file being written reads back its writes before it is closed, through the writing
 // handle and through a second handle opened on the same path; close saves it.
 func TestReadBeforeClose(t *testing.T) {
