@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/ssecfs/ssecfs/internal/memstore"
 )
 
 func setAttrIn(mode, uid, gid *uint32, mtime, atime *time.Time) *fuse.SetAttrIn {
@@ -39,7 +41,7 @@ func setAttrIn(mode, uid, gid *uint32, mtime, atime *time.Time) *fuse.SetAttrIn 
 // store that keeps marker metadata, as AWS does; SeaweedFS does not, so this is tested
 // here rather than end to end).
 func TestDirectoryAttributesPersistInTheMarker(t *testing.T) {
-	store := newMemStore()
+	store := memstore.New()
 	ctx := context.Background()
 	f := New(store, nil, Options{UID: 1, GID: 1, DirMode: 0o755})
 	d := newDirNode(f, "dir/")
@@ -61,7 +63,7 @@ func TestDirectoryAttributesPersistInTheMarker(t *testing.T) {
 	if errno := d.Setxattr(ctx, "user.note", []byte("kept\x00binary"), 0); errno != 0 {
 		t.Fatalf("Setxattr: %v", errno)
 	}
-	m := store.meta("dir/")
+	m := storedMeta(store, "dir/")
 	if m["mode"] != "17344" || m["uid"] != "1234" || m["gid"] != "5678" || m["mtime"] != "1600000000.123456789" || m["atime"] != "1500000000.000000005" || m["xattr"] == "" {
 		t.Errorf("marker metadata: %v", m)
 	}
@@ -83,7 +85,7 @@ func TestDirectoryAttributesPersistInTheMarker(t *testing.T) {
 }
 
 func TestXattrSemantics(t *testing.T) {
-	store := newMemStore()
+	store := memstore.New()
 	ctx := context.Background()
 	f := New(store, nil, Options{})
 	d := newDirNode(f, "x/")
@@ -128,7 +130,7 @@ func TestXattrSemantics(t *testing.T) {
 	if errno := d.Removexattr(ctx, "user.a"); errno != syscall.ENODATA {
 		t.Errorf("removing twice: %v, want ENODATA", errno)
 	}
-	if x := parseMeta(store.meta("x/")).xattrs; len(x) != 1 || x["user.b"] == nil {
+	if x := parseMeta(storedMeta(store, "x/")).xattrs; len(x) != 1 || x["user.b"] == nil {
 		t.Errorf("stored xattrs %v; want user.b only", x)
 	}
 }
@@ -151,4 +153,10 @@ func TestXattrEncodingIsS3fs(t *testing.T) {
 	if got := parseXattrs("not json"); got != nil {
 		t.Errorf("garbage: %v", got)
 	}
+}
+
+// storedMeta is the user metadata stored with key.
+func storedMeta(s *memstore.Store, key string) map[string]string {
+	_, meta, _, _ := s.Object(key)
+	return meta
 }

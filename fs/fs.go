@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -8,6 +9,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 
 	"github.com/ssecfs/ssecfs/cache"
+	"github.com/ssecfs/ssecfs/writeback"
 )
 
 // FS is one mounted bucket prefix.
@@ -17,14 +19,10 @@ type FS struct {
 	opts    Options
 	log     *slog.Logger
 	started time.Time
-	budget  *writeBudget
-	// uploadSlots bounds the parts in flight over all files.
+	// writes holds the unsaved content of the files being written.
+	writes *writeback.Engine
+	// uploadSlots bounds the parts and server-side copies in flight over all files.
 	uploadSlots chan struct{}
-	// open holds the files being written; spill takes their pages when memory is short.
-	open      contents
-	spillOnce sync.Once
-	spill     *spillFile
-	spillErr  error
 
 	warnedMu sync.Mutex
 	warned   map[string]bool // keys already warned about, so a re-listing does not repeat it
@@ -42,13 +40,25 @@ func New(store ObjectStore, pages *cache.PageCache, opts Options) *FS {
 		opts:        o,
 		log:         o.Logger,
 		started:     time.Now(),
-		budget:      newWriteBudget(o.WriteBuffer),
 		uploadSlots: make(chan struct{}, o.UploadConcurrency),
-		open:        contents{set: make(map[*content]struct{})},
 		warned:      make(map[string]bool),
 	}
-	f.budget.reclaim = f.reclaim
+	f.writes = writeback.New(store, f.openBase, writeback.Config{
+		PartSize:            o.PartSize,
+		WriteBuffer:         o.WriteBuffer,
+		Slots:               f.uploadSlots,
+		OverwriteConcurrent: o.OverwriteConcurrent,
+		Logger:              o.Logger,
+	})
 	return f
+}
+
+// openBase reads version etag of key through the page cache: the base of a file being
+// written.
+func (f *FS) openBase(key, etag string, size int64) writeback.Base {
+	return f.pages.NewReader(key, etag, size, func(ctx context.Context, off, length int64) ([]byte, error) {
+		return f.store.ReadRange(ctx, key, etag, off, length)
+	})
 }
 
 // Root is the node of the mounted prefix.

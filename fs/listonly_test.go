@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/ssecfs/ssecfs/bucket"
+	"github.com/ssecfs/ssecfs/writeback"
 )
 
 // listOnly gives a fake store the methods that listing tests must never call.
@@ -20,7 +21,7 @@ func (listOnly) Put(context.Context, string, []byte, map[string]string, bucket.C
 	return "", errNotInThisFake
 }
 
-func (listOnly) StartUpload(context.Context, string, map[string]string) (*bucket.Upload, error) {
+func (listOnly) StartUpload(context.Context, string, map[string]string) (writeback.Upload, error) {
 	return nil, errNotInThisFake
 }
 

@@ -243,9 +243,7 @@ func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *
 	c := n.content
 	n.mu.Unlock()
 	if c != nil {
-		c.mu.Lock()
-		c.key, c.baseETag = dst, newETag
-		c.mu.Unlock()
+		c.Moved(dst, newETag)
 	}
 	d.forgetListed(name)
 	d.touchEntries()
@@ -322,15 +320,24 @@ func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *d
 		mu     sync.Mutex
 		failed []string
 	)
+	copied := make(map[string]string) // new key -> the copy's ETag
 	move := func(o bucket.Entry) {
 		dst := to + strings.TrimPrefix(o.Key, from)
-		var err error
+		var (
+			etag string
+			err  error
+		)
 		if isMarker(o) {
 			// A marker has no content to copy: write it anew (some servers refuse
 			// to copy keys ending in "/"), with the directory's attributes.
 			_, err = d.fsys.store.Put(ctx, dst, nil, d.markerMeta(ctx, dn, from, o.Key), bucket.Condition{})
 		} else {
-			_, err = d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{})
+			etag, err = d.fsys.store.Copy(ctx, o.Key, o.ETag, o.Size, dst, nil, bucket.Condition{})
+		}
+		if err == nil && etag != "" {
+			mu.Lock()
+			copied[dst] = etag
+			mu.Unlock()
 		}
 		if err != nil {
 			d.fsys.log.Error("rename: copy failed", "from", o.Key, "to", dst, "err", err)
@@ -373,7 +380,7 @@ func (d *dirNode) renameDir(ctx context.Context, dn *dirNode, name string, nd *d
 			return d.fsys.errno("rename", to, err)
 		}
 	}
-	retarget(&dn.Inode, from, to)
+	retarget(&dn.Inode, from, to, copied)
 	d.forgetListed(name)
 	d.touchEntries()
 	nd.touchEntries()
@@ -416,8 +423,9 @@ func syncTree(ctx context.Context, in *gofs.Inode) syscall.Errno {
 	return 0
 }
 
-// retarget rewrites the keys of the nodes under a moved directory.
-func retarget(in *gofs.Inode, from, to string) {
+// retarget rewrites the keys of the nodes under a moved directory; copied gives the
+// new version of each object copied (a file with unsaved content bases it on that).
+func retarget(in *gofs.Inode, from, to string, copied map[string]string) {
 	switch node := in.Operations().(type) {
 	case *dirNode:
 		node.mu.Lock()
@@ -427,14 +435,13 @@ func retarget(in *gofs.Inode, from, to string) {
 	case *fileNode:
 		node.mu.Lock()
 		node.key = to + strings.TrimPrefix(node.key, from)
-		node.attrs.etag = "" // a copy has a new version; learned again on open
+		key := node.key
+		node.attrs.etag = copied[key] // "" if unknown: learned again on open
 		node.attrs.asOf = time.Now()
 		c := node.content
 		node.mu.Unlock()
 		if c != nil {
-			c.mu.Lock()
-			c.key = to + strings.TrimPrefix(c.key, from)
-			c.mu.Unlock()
+			c.Moved(key, copied[key])
 		}
 	case *symlinkNode:
 		node.mu.Lock()
@@ -443,7 +450,7 @@ func retarget(in *gofs.Inode, from, to string) {
 		node.mu.Unlock()
 	}
 	for _, ch := range in.Children() {
-		retarget(ch, from, to)
+		retarget(ch, from, to, copied)
 	}
 }
 

@@ -10,43 +10,105 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/ssecfs/ssecfs/bucket"
+	"github.com/ssecfs/ssecfs/writeback"
 )
 
 var (
-	_ gofs.NodeWriter    = (*fileNode)(nil)
-	_ gofs.NodeFlusher   = (*fileNode)(nil)
-	_ gofs.NodeFsyncer   = (*fileNode)(nil)
-	_ gofs.NodeReleaser  = (*fileNode)(nil)
 	_ gofs.NodeSetattrer = (*fileNode)(nil)
 	_ gofs.NodeCreater   = (*dirNode)(nil)
 )
 
+// openWritable opens the file for writing (or O_RDONLY|O_TRUNC, which truncates, saves
+// and then reads).
+func (n *fileNode) openWritable(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if n.fsys.opts.ReadOnly {
+		return nil, 0, syscall.EROFS
+	}
+	c, err := n.openForWrite(ctx)
+	if err != nil {
+		return nil, 0, n.fsys.errno("open", n.objectKey(), err)
+	}
+	if flags&syscall.O_ACCMODE == syscall.O_RDWR {
+		c.KeepForReads()
+	}
+	if flags&syscall.O_TRUNC != 0 {
+		if err := c.Truncate(0); err != nil {
+			n.releaseWriter(ctx, c)
+			return nil, 0, n.fsys.errno("open", n.objectKey(), err)
+		}
+		n.touch(c)
+	}
+	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+		n.releaseWriter(ctx, c) // O_RDONLY|O_TRUNC: truncated, then read-only
+		return &readHandle{node: n}, 0, n.sync(ctx)
+	}
+	return &writeHandle{node: n, file: c}, 0, 0
+}
+
 // openForWrite makes sure the file has a shared content, based on the object's current
-// version, and counts one more writer.
-func (n *fileNode) openForWrite(ctx context.Context) (*content, error) {
+// version, and counts one more writer. releaseWriter undoes it.
+func (n *fileNode) openForWrite(ctx context.Context) (*writeback.File, error) {
 	n.mu.Lock()
-	c := n.content
+	c, key := n.content, n.key
 	n.mu.Unlock()
 	if c == nil {
 		etag, size := "", int64(0)
-		info, err := n.head(ctx, n.objectKey())
+		info, err := n.head(ctx, key)
 		switch {
 		case err == nil:
 			etag, size = info.ETag, info.Size
 		case !errors.Is(err, bucket.ErrNotFound):
 			return nil, err
 		}
+		fresh := n.fsys.writes.Open(key, etag, size, n.metadata)
 		n.mu.Lock()
-		if n.content == nil {
-			n.content = newContent(n, n.key, etag, size)
+		if n.content == nil && n.key == key {
+			n.content = fresh
+			fresh = nil
 		}
 		c = n.content
 		n.mu.Unlock()
+		if fresh != nil {
+			fresh.Drop() // another writer, or a rename, came first
+			if c == nil {
+				return n.openForWrite(ctx) // renamed meanwhile: start again at the new name
+			}
+		}
 	}
 	n.mu.Lock()
 	n.writers++
 	n.mu.Unlock()
 	return c, nil
+}
+
+// releaseWriter lets go of one writer of c. The last one saves changes that a path
+// counting on its close made after the last flush (a truncate whose release came
+// after it), and drops the content once saved, unless a new writer took it since.
+func (n *fileNode) releaseWriter(ctx context.Context, c *writeback.File) {
+	n.mu.Lock()
+	n.writers--
+	last := n.writers == 0 && n.content == c
+	n.mu.Unlock()
+	if !last {
+		return
+	}
+	if c.Dirty() && !c.SaveFailed() {
+		n.sync(ctx)
+	}
+	if c.Dirty() {
+		// The save failed and said so to close or fsync; the kernel ignores what
+		// Release says. Keep nothing half-sent behind.
+		n.fsys.log.Error("closing with changes that were not saved", "object", n.objectKey())
+	}
+	n.mu.Lock()
+	done := n.writers == 0 && n.content == c
+	if done {
+		n.content = nil
+	}
+	n.mu.Unlock()
+	if done {
+		c.Drop()
+	}
 }
 
 func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
@@ -59,40 +121,23 @@ func (d *dirNode) Create(ctx context.Context, name string, flags, mode uint32, o
 	key := d.keyPrefix() + name
 	uid, gid := d.owner(ctx)
 	now := time.Now()
-	n := &fileNode{fsys: d.fsys, key: key, attrs: newFileAttrs(mode&0o7777, uid, gid, now)}
+	n := &fileNode{fsys: d.fsys, key: key, attrs: newFileAttrs(mode&0o7777, uid, gid, now), writers: 1}
 	d.touchEntries()
-	n.content = newContent(n, key, "", 0)
-	n.content.markDirty() // an empty new file is still a file to create
+	c := d.fsys.writes.Open(key, "", 0, n.metadata)
+	c.MarkDirty() // an empty new file is still a file to create
 	if flags&syscall.O_ACCMODE == syscall.O_RDWR {
-		n.content.keepForReads()
+		c.KeepForReads()
 	}
-	n.writers = 1
+	n.content = c
 	n.attrs.fill(&out.Attr)
 	inode := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG})
 	d.noteListed(name, bucket.Entry{Key: key, LastModified: now}, now)
-	return inode, &openFile{node: n, writable: true}, 0, 0
-}
-
-func (n *fileNode) Write(ctx context.Context, fh gofs.FileHandle, data []byte, off int64) (uint32, syscall.Errno) {
-	h, ok := fh.(*openFile)
-	if !ok || !h.writable {
-		return 0, syscall.EBADF
-	}
-	n.mu.Lock()
-	c := n.content
-	n.mu.Unlock()
-	if err := c.write(context.WithoutCancel(ctx), data, off); err != nil {
-		return 0, n.fsys.errno("write", n.objectKey(), err)
-	}
-	n.touch(c)
-	return uint32(len(data)), 0
+	return inode, &writeHandle{node: n, file: c}, 0, 0
 }
 
 // touch records a change of content: a new size, and mtime now.
-func (n *fileNode) touch(c *content) {
-	c.mu.Lock()
-	size := c.size
-	c.mu.Unlock()
+func (n *fileNode) touch(c *writeback.File) {
+	size := c.Size()
 	now := time.Now()
 	n.mu.Lock()
 	n.attrs.size = size
@@ -102,126 +147,29 @@ func (n *fileNode) touch(c *content) {
 	n.mu.Unlock()
 }
 
-// Flush runs on every close. Unsaved changes are uploaded here, so that close reports
-// whether the data reached S3.
-func (n *fileNode) Flush(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	if h, ok := fh.(*openFile); !ok || !h.writable {
-		return 0
-	}
-	return n.sync(context.WithoutCancel(ctx))
-}
-
-func (n *fileNode) Fsync(ctx context.Context, fh gofs.FileHandle, flags uint32) syscall.Errno {
-	return n.sync(context.WithoutCancel(ctx))
-}
-
-// Release drops the file's pages once its last writer is gone and they are saved.
-func (n *fileNode) Release(ctx context.Context, fh gofs.FileHandle) syscall.Errno {
-	h, ok := fh.(*openFile)
-	if !ok {
-		return 0
-	}
-	n.mu.Lock()
-	r := h.reader
-	n.mu.Unlock()
-	if r != nil {
-		r.Close() // stop reading ahead for a handle that is gone
-	}
-	if !h.writable {
-		return 0
-	}
-	n.mu.Lock()
-	n.writers--
-	c := n.content
-	last := n.writers == 0
-	n.mu.Unlock()
-	if !last || c == nil {
-		return 0
-	}
-	if dirty, _ := c.snapshot(); dirty && !c.saveFailed() {
-		// Changed after the last flush, by a path that counted on this handle's close
-		// to save (a truncate whose release came after it): save now.
-		n.sync(context.WithoutCancel(ctx))
-	}
-	if dirty, _ := c.snapshot(); dirty {
-		// The save failed and said so to close or fsync; the kernel ignores what
-		// Release says. Keep nothing half-sent behind.
-		n.fsys.log.Error("closing with changes that were not saved", "object", n.objectKey())
-	}
-	// A new writer may have opened the file since: then the content is its, and stays.
-	n.mu.Lock()
-	done := n.writers == 0 && n.content == c
-	if done {
-		n.content = nil
-	}
-	n.mu.Unlock()
-	if done {
-		c.drop()
-	}
-	return 0
-}
-
 // sync saves the content if it changed. When another writer replaced the object since
-// it was opened (412), the new content is saved beside it as NAME.conflict-<UTC time>,
-// and the caller is told EIO.
+// it was opened, the content is saved beside it (writeback.ConflictError), and the
+// caller is told EIO.
 func (n *fileNode) sync(ctx context.Context) syscall.Errno {
 	n.mu.Lock()
-	c, key, unlinked := n.content, n.key, n.unlinked
+	c, unlinked := n.content, n.unlinked
 	n.mu.Unlock()
 	if c == nil || unlinked {
 		return 0
 	}
-	n.saveMu.Lock()
-	defer n.saveMu.Unlock()
-	dirty, gen := c.snapshot()
-	if !dirty {
-		return 0
-	}
-	cond := n.writeCondition(c)
-	meta := n.metadata()
-	etag, size, err := c.save(ctx, key, meta, cond)
-	if errors.Is(err, bucket.ErrChanged) && cond != (bucket.Condition{}) {
-		c.setSaveFailed(true)
-		return n.saveConflict(ctx, c, meta)
-	}
-	if err != nil {
-		c.setSaveFailed(true)
-		return n.fsys.errno("save", key, err)
-	}
-	c.setSaveFailed(false)
-	c.saved(etag, size, gen)
-	n.savedAs(etag, size)
-	return 0
-}
-
-// writeCondition makes a save fail if another writer got there first: replacing sends
-// If-Match with the version this file started from, creating sends If-None-Match.
-func (n *fileNode) writeCondition(c *content) bucket.Condition {
-	if n.fsys.opts.OverwriteConcurrent {
-		return bucket.Condition{}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.baseETag == "" {
-		return bucket.Condition{IfNoneMatch: true}
-	}
-	return bucket.Condition{IfMatch: c.baseETag}
-}
-
-func (n *fileNode) saveConflict(ctx context.Context, c *content, meta map[string]string) syscall.Errno {
-	conflict := n.key + ".conflict-" + time.Now().UTC().Format("20060102T150405.000Z")
-	_, _, err := c.save(ctx, conflict, meta, bucket.Condition{IfNoneMatch: true})
-	if err != nil {
-		n.fsys.log.Error("another writer replaced the object since it was opened, and this version could not be saved beside it",
-			"object", n.key, "err", err)
+	saved, err := c.Save(ctx)
+	var conflict *writeback.ConflictError
+	switch {
+	case errors.As(err, &conflict):
+		// Always logged: the caller only sees EIO.
+		n.fsys.log.Error(conflict.Error(), "object", conflict.Key, "saved_as", conflict.SavedAs)
 		return syscall.EIO
+	case err != nil:
+		return n.fsys.errno("save", c.Key(), err)
+	case saved.ETag != "":
+		n.savedAs(saved.ETag, saved.Size)
 	}
-	n.fsys.log.Error("another writer replaced the object since it was opened; this version was saved beside it",
-		"object", n.key, "saved_as", conflict)
-	c.mu.Lock()
-	c.dirty = false // saved, if not where it was meant to go
-	c.mu.Unlock()
-	return syscall.EIO
+	return 0
 }
 
 // savedAs records the object just written, in the node and in its directory's listing,
@@ -247,8 +195,8 @@ func (n *fileNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.Set
 	}
 	ctx = context.WithoutCancel(ctx)
 	if size, ok := in.GetSize(); ok {
-		if size > maxObjectSize {
-			return n.fsys.errno("truncate", n.objectKey(), errTooLarge)
+		if size > writeback.MaxObjectSize {
+			return n.fsys.errno("truncate", n.objectKey(), writeback.ErrTooLarge)
 		}
 		if errno := n.truncate(ctx, int64(size)); errno != 0 {
 			return errno
@@ -276,8 +224,8 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 	if err != nil {
 		return n.fsys.errno("truncate", n.objectKey(), err)
 	}
-	defer n.Release(ctx, &openFile{node: n, writable: true})
-	if err := c.truncate(size); err != nil {
+	defer n.releaseWriter(ctx, c)
+	if err := c.Truncate(size); err != nil {
 		return n.fsys.errno("truncate", n.objectKey(), err)
 	}
 	n.touch(c)
@@ -324,10 +272,8 @@ func (n *fileNode) persistMeta(ctx context.Context) syscall.Errno {
 	n.mu.Lock()
 	c := n.content
 	n.mu.Unlock()
-	if c != nil {
-		if dirty, _ := c.snapshot(); dirty {
-			return 0 // saved with the content at flush
-		}
+	if c != nil && c.Dirty() {
+		return 0 // saved with the content at flush
 	}
 	n.mu.Lock()
 	key, etag, size := n.key, n.attrs.etag, n.attrs.size
@@ -348,11 +294,7 @@ func (n *fileNode) persistMeta(ctx context.Context) syscall.Errno {
 		return n.fsys.errno("setattr", key, err)
 	}
 	if c != nil {
-		c.mu.Lock()
-		if c.baseETag == etag {
-			c.baseETag = newETag
-		}
-		c.mu.Unlock()
+		c.Rebased(etag, newETag)
 	}
 	n.savedAs(newETag, size)
 	return 0

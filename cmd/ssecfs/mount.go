@@ -101,7 +101,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		logger.Warn("could not lock the page cache in memory (RLIMIT_MEMLOCK): decrypted pages could be swapped out; " +
 			"raise the limit (ulimit -l) or grant CAP_IPC_LOCK")
 	}
-	tree := fs.New(store, pages, fs.Options{
+	tree := fs.New(fs.BucketStore(store), pages, fs.Options{
 		Prefix:   c.prefix,
 		UID:      uint32(c.uid),
 		GID:      uint32(c.gid),

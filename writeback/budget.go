@@ -1,4 +1,4 @@
-package fs
+package writeback
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 )
 
 // writeBudget bounds the memory that all files' unsaved pages may take together
-// (--write-buffer). A writer that outruns the uploads waits here rather than growing
+// (--write-buffer). Its mutex guards free and spare; reclaim is set once, before use. A writer that outruns the uploads waits here rather than growing
 // memory.
 type writeBudget struct {
 	mu    sync.Mutex
@@ -21,9 +21,9 @@ type writeBudget struct {
 	spare [][]byte
 }
 
-// errNoBuffer is returned when a write waited too long for buffer space: every byte of
+// ErrNoBuffer is returned when a write waited too long for buffer space: every byte of
 // it is held by files that cannot upload before they are closed.
-var errNoBuffer = errors.New("write buffer full and nothing could be spilled or uploaded in time (raise --write-buffer)")
+var ErrNoBuffer = errors.New("write buffer full and nothing could be spilled or uploaded in time (raise --write-buffer)")
 
 // budgetWait bounds how long one write waits for buffer space.
 const budgetWait = 2 * time.Minute
@@ -59,26 +59,12 @@ func (b *writeBudget) acquire(n int64) error {
 		if b.free < n {
 			if time.Now().After(deadline) {
 				b.mu.Unlock()
-				return errNoBuffer
+				return ErrNoBuffer
 			}
 			b.freed.Wait()
 		}
 		b.mu.Unlock()
 	}
-}
-
-func (b *writeBudget) release(n int64) {
-	b.mu.Lock()
-	b.free += n
-	b.freed.Broadcast()
-	b.mu.Unlock()
-}
-
-// inUse is how many bytes are held, for tests and logs.
-func (b *writeBudget) inUse() int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.limit - b.free
 }
 
 // acquireNow takes n bytes without waiting, going over the limit if it must: for the

@@ -1,4 +1,4 @@
-package fs
+package writeback
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 // sent without being assembled in memory. It is seekable, so the part can be retried.
 type rangeReader struct {
 	ctx      context.Context
-	c        *content
+	f        *File
 	from, to int64
 	pos      int64 // offset from from
 	buf      []byte
@@ -21,8 +21,8 @@ type rangeReader struct {
 // rangeChunk is how much of the file a rangeReader holds at once.
 const rangeChunk = writePage
 
-func (c *content) rangeReader(ctx context.Context, from, to int64) *rangeReader {
-	return &rangeReader{ctx: ctx, c: c, from: from, to: to, bufOff: -1}
+func (f *File) rangeReader(ctx context.Context, from, to int64) *rangeReader {
+	return &rangeReader{ctx: ctx, f: f, from: from, to: to, bufOff: -1}
 }
 
 func (r *rangeReader) Read(p []byte) (int, error) {
@@ -37,7 +37,7 @@ func (r *rangeReader) Read(p []byte) (int, error) {
 		start := at - at%rangeChunk
 		end := min(start+rangeChunk, r.to)
 		r.buf = r.buf[:end-start]
-		n, err := r.c.readAt(r.ctx, r.buf, start)
+		n, err := r.f.ReadAt(r.ctx, r.buf, start)
 		if err != nil {
 			return 0, err
 		}
