@@ -3,10 +3,13 @@ package integration
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -167,6 +170,166 @@ func TestEveryDataRequestIsKeyed(t *testing.T) {
 	if keyed == 0 || gets == 0 || heads == 0 || lists == 0 {
 		t.Errorf("the workload did not reach S3 as expected (keyed %d, GET %d, HEAD %d, list %d): the check proves nothing", keyed, gets, heads, lists)
 	}
+}
+
+// Every request a writing workload sends that moves object data carries the SSE-C key:
+// creates small and multipart, an edit that tries UploadPartCopy and falls back, mkdir,
+// rename, chmod (a keyed self-copy), symlink, rm. Deletes carry no key: S3 takes none.
+func TestEveryWriteRequestIsKeyed(t *testing.T) {
+	f := newFixture(t)
+	editOrig := randomBytes(12*wpMiB, 20)
+	f.put("edit.bin", editOrig)
+	keys, err := keysrc.NewKeyring(f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log wpRequestLog
+	mp := f.mountInProcess(keys, log.wrap)
+	p := func(s string) string { return filepath.Join(mp, s) }
+
+	small := []byte("a small file\n")
+	big := randomBytes(20*wpMiB, 21)
+	patch := randomBytes(64<<10, 22)
+	editWant := wpPatched(editOrig, patch, 10*wpMiB+4096) // the first 8 MiB part is untouched
+	if err := os.WriteFile(p("small.txt"), small, 0o644); err != nil {
+		t.Fatalf("create small.txt: %v", err)
+	}
+	if err := os.WriteFile(p("big.bin"), big, 0o644); err != nil {
+		t.Fatalf("create big.bin: %v", err)
+	}
+	if got, err := f.getObject("big.bin"); err != nil || !bytes.Equal(got, big) {
+		t.Errorf("big.bin in S3: %v, %s", err, wpDiff(got, big))
+	}
+	ef, err := os.OpenFile(p("edit.bin"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ef.WriteAt(patch, 10*wpMiB+4096); err != nil {
+		t.Fatalf("edit.bin: %v", err)
+	}
+	if err := ef.Close(); err != nil {
+		t.Fatalf("close edit.bin: %v", err)
+	}
+	ops := []struct {
+		what string
+		op   func() error
+	}{
+		{"mkdir d", func() error { return os.Mkdir(p("d"), 0o755) }},
+		{"rename small.txt d/small.txt", func() error { return os.Rename(p("small.txt"), p("d/small.txt")) }},
+		{"chmod edit.bin 0600", func() error { return os.Chmod(p("edit.bin"), 0o600) }},
+		{"symlink link -> d/small.txt", func() error { return os.Symlink("d/small.txt", p("link")) }},
+		{"rm big.bin", func() error { return os.Remove(p("big.bin")) }},
+	}
+	for _, o := range ops {
+		if err := o.op(); err != nil {
+			t.Errorf("%s: %v", o.what, err)
+		}
+	}
+
+	c := log.counts()
+	t.Logf("requests seen: %d keyed data requests (%d PUT, %d POST, %d GET, %d HEAD; %d copies, %d UploadPartCopy answered %v), %d DELETE, %d listings, %d unkeyed",
+		c.keyed, c.puts, c.posts, c.gets, c.heads, c.copies, c.partCopies, c.partCopyStatus, c.deletes, c.lists, len(c.unkeyed))
+	if len(c.unkeyed) != 0 {
+		t.Errorf("%d data requests without SSE-C headers: %v", len(c.unkeyed), c.unkeyed)
+	}
+	if c.puts == 0 || c.posts == 0 || c.copies == 0 || c.partCopies == 0 || c.deletes < 2 || c.gets == 0 {
+		t.Errorf("the workload did not reach S3 as expected (PUT %d, POST %d, copies %d, UploadPartCopy %d, DELETE %d, GET %d): the check proves less than it should",
+			c.puts, c.posts, c.copies, c.partCopies, c.deletes, c.gets)
+	}
+
+	// What the workload left, seen with the SDK and through the mount.
+	if got := bucketKeys(t, f, ""); !slices.Equal(got, []string{"d/", "d/small.txt", "edit.bin", "link"}) {
+		t.Errorf("bucket holds %v; want [d/ d/small.txt edit.bin link]", got)
+	}
+	wpCheckAll(t, f, mp, "d/small.txt", small)
+	wpCheckAll(t, f, mp, "edit.bin", editWant)
+	if head, err := wpHead(f, "edit.bin"); err != nil || head.Metadata["mode"] != strconv.Itoa(syscall.S_IFREG|0o600) {
+		t.Errorf("edit.bin metadata after chmod: %v, %v; want mode %d", wpMeta(head), err, syscall.S_IFREG|0o600)
+	}
+	if st, err := os.Stat(p("edit.bin")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("edit.bin through the mount after chmod: %v, %v; want 0600", st, err)
+	}
+	if got, err := f.getObject("link"); err != nil || string(got) != "d/small.txt" {
+		t.Errorf("link object: %q, %v; want the target d/small.txt", got, err)
+	}
+	if target, err := os.Readlink(p("link")); err != nil || target != "d/small.txt" {
+		t.Errorf("readlink through the mount: %q, %v", target, err)
+	}
+	if _, err := os.Stat(p("big.bin")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("big.bin after rm: %v; want ENOENT", err)
+	}
+	for _, k := range []string{"d/small.txt", "edit.bin", "link"} {
+		if err := f.getObjectWithoutKey(k); err == nil {
+			t.Errorf("%s is readable without the key", k)
+		}
+	}
+}
+
+// wpRequestLog is requestLog for writing workloads: it also counts the kinds of writes,
+// and leaves DELETE requests (DeleteObject, AbortMultipartUpload) out of the keyed check,
+// since they move no data and S3 takes no key on them.
+type wpRequestLog struct {
+	requestLog
+	mu             sync.Mutex
+	puts, posts    int
+	deletes        int
+	copies         int
+	partCopies     int
+	partCopyStatus []int
+}
+
+type wpCounts struct {
+	keyed, lists, heads, gets    int
+	unkeyed                      []string
+	puts, posts, deletes, copies int
+	partCopies                   int
+	partCopyStatus               []int
+}
+
+func (l *wpRequestLog) wrap(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		_, object, _ := strings.Cut(strings.TrimPrefix(req.URL.Path, "/"), "/")
+		partCopy := false
+		if object != "" {
+			l.mu.Lock()
+			switch req.Method {
+			case http.MethodPut:
+				l.puts++
+			case http.MethodPost:
+				l.posts++
+			case http.MethodDelete:
+				l.deletes++
+			}
+			if req.Header.Get("X-Amz-Copy-Source") != "" {
+				l.copies++
+				if req.URL.Query().Has("partNumber") {
+					l.partCopies++
+					partCopy = true
+				}
+			}
+			l.mu.Unlock()
+		}
+		if req.Method != http.MethodDelete {
+			l.requestLog.note(req)
+		}
+		resp, err := next.RoundTrip(req)
+		if partCopy && resp != nil {
+			l.mu.Lock()
+			l.partCopyStatus = append(l.partCopyStatus, resp.StatusCode)
+			l.mu.Unlock()
+		}
+		return resp, err
+	})
+}
+
+func (l *wpRequestLog) counts() wpCounts {
+	var c wpCounts
+	c.keyed, c.lists, c.heads, c.gets, c.unkeyed = l.requestLog.snapshot()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c.puts, c.posts, c.deletes, c.copies, c.partCopies = l.puts, l.posts, l.deletes, l.copies, l.partCopies
+	c.partCopyStatus = append([]int(nil), l.partCopyStatus...)
+	return c
 }
 
 // ls -l of a large directory sends list requests only: the attributes come from the
