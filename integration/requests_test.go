@@ -114,7 +114,7 @@ func (f *fixture) mountInProcess(keys *keysrc.Keyring, wrap func(http.RoundTripp
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	tree := fs.New(store, cache.New(64<<20, 1<<20, time.Minute), fs.Options{})
+	tree := fs.New(fs.BucketStore(store), cache.New(64<<20, 1<<20, time.Minute), fs.Options{})
 	server, err := fs.Mount(mp, tree, fs.MountOptions{FsName: "ssecfs-test"})
 	if err != nil {
 		f.t.Fatal(err)
