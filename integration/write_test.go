@@ -23,6 +23,11 @@ import (
 	"github.com/ssecfs/ssecfs/integration/s3server"
 )
 
+// Writing files through the mount: what is written, whatever its size, offsets and open
+// flags, reads back the same through the mount and with the SDK; large files stream to
+// S3 within bounded memory; a server that dies during a save leaves the old object whole.
+// The wp helpers below (named for the file's old name, writepath) serve other files too.
+
 const wpMiB = 1 << 20
 
 // Files of the sizes around S3's part limits, written with one os.WriteFile each, read
