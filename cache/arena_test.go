@@ -3,35 +3,19 @@ package cache
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// slotOf returns the arena slot holding key, or -1.
-func (c *PageCache) slotOf(key PageKey) int32 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if i, ok := c.index[key]; ok {
-		return i
-	}
-	return -1
-}
-
-// allZero reports whether b holds only zeros.
-func allZero(b []byte) bool {
-	for _, x := range b {
-		if x != 0 {
-			return false
-		}
-	}
-	return true
-}
-
 // keepMapped makes Close leave the arena mapped, so that a test can look at it
-// afterwards; the arena is unmapped at the end of the test.
+// afterwards; the arena is unmapped at the end of the test. The test must close
+// the cache before then (defer c.Close(), not mustCache's cleanup).
 func keepMapped(t *testing.T, c *PageCache) []byte {
 	mem, unmap := c.mem.mem, c.mem.unmap
 	c.mem.unmap = nil
@@ -54,21 +38,18 @@ func TestLocked(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewWithOptions(tt.capacity, Options{PageSize: 4096})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := mustCache(t, tt.capacity, Options{PageSize: 4096})
 			t.Logf("Locked() = %v", c.Locked())
-			key := PageKey{Object: "o", Version: "v"}
-			if got, err := c.Get(context.Background(), key, fixed([]byte("x"), nil)); err != nil || string(got) != "x" {
-				t.Errorf("Get = %q, %v", got, err)
+			f := newRangeFake(1, 0)
+			dst := make([]byte, 1)
+			if n, err := c.NewReader("o", "v", 1, f.fetch).ReadAt(context.Background(), dst, 0); err != nil || !bytes.Equal(dst[:n], f.ref) {
+				t.Errorf("ReadAt = %d, %v, or wrong data", n, err)
 			}
 		})
 	}
 }
 
-func TestNewWithOptions(t *testing.T) {
+func TestNew(t *testing.T) {
 	tests := []struct {
 		name       string
 		capacity   int64
@@ -78,6 +59,11 @@ func TestNewWithOptions(t *testing.T) {
 		wantBlock  int64 // read-ahead block; 0: none
 		wantMaxWin int64
 	}{
+		{"exact", 4096, Options{PageSize: 1024}, 1024, 4, 0, 0},
+		{"rounded down", 4095, Options{PageSize: 1024}, 1024, 3, 0, 0},
+		{"smaller than a page", 100, Options{PageSize: 1024}, 1024, 1, 0, 0},
+		{"zero", 0, Options{PageSize: 1024}, 1024, 1, 0, 0},
+		{"negative", -5, Options{PageSize: 1024}, 1024, 1, 0, 0},
 		{"defaults", 256 << 20, Options{}, DefaultPageSize, 2048, DefaultReadAheadBlock, DefaultReadAheadMax},
 		{"window bounded by a quarter", 64 << 20, Options{}, DefaultPageSize, 512, 8 << 20, 16 << 20},
 		{"block bounded by the window", 16 << 20, Options{}, DefaultPageSize, 128, 4 << 20, 4 << 20},
@@ -88,13 +74,9 @@ func TestNewWithOptions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewWithOptions(tt.capacity, tt.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			if c.PageSize() != tt.wantPS || c.Stats().MaxPages != tt.wantPages {
-				t.Errorf("page size %d, pages %d; want %d, %d", c.PageSize(), c.Stats().MaxPages, tt.wantPS, tt.wantPages)
+			c := mustCache(t, tt.capacity, tt.opts)
+			if c.PageSize() != tt.wantPS || c.maxPages != tt.wantPages || len(c.slots) != tt.wantPages {
+				t.Errorf("page size %d, pages %d (%d slots); want %d, %d", c.PageSize(), c.maxPages, len(c.slots), tt.wantPS, tt.wantPages)
 			}
 			if len(c.mem.mem) != tt.wantPages*tt.wantPS {
 				t.Errorf("arena is %d bytes, want %d", len(c.mem.mem), tt.wantPages*tt.wantPS)
@@ -126,14 +108,10 @@ func TestArenaCapacityBound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewWithOptions(tt.capacity, Options{PageSize: tt.pageSize, ReadAheadBlock: 4 * int64(tt.pageSize)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
+			c := mustCache(t, tt.capacity, Options{PageSize: tt.pageSize, ReadAheadBlock: 4 * int64(tt.pageSize)})
 			wantPages := max(1, int(tt.capacity/int64(tt.pageSize)))
-			if s := c.Stats(); s.MaxPages != wantPages || len(c.slots) != wantPages {
-				t.Fatalf("MaxPages = %d, %d slots; want %d", s.MaxPages, len(c.slots), wantPages)
+			if c.maxPages != wantPages || len(c.slots) != wantPages {
+				t.Fatalf("%d pages, %d slots; want %d", c.maxPages, len(c.slots), wantPages)
 			}
 			f := newRangeFake(tt.size, 0)
 			r := c.NewReader("o", "v", tt.size, f.fetch)
@@ -149,20 +127,27 @@ func TestArenaCapacityBound(t *testing.T) {
 				if err != nil || !bytes.Equal(buf[:n], f.ref[off:off+int64(n)]) {
 					t.Fatalf("ReadAt(%d) = %d, %v, or wrong data", off, n, err)
 				}
-				s := c.Stats()
-				if s.Bytes > int64(wantPages*tt.pageSize) || s.Pages > wantPages {
-					t.Fatalf("Stats = %+v: over capacity", s)
-				}
-				if counted, held := accounting(c); counted != held {
-					t.Fatalf("Stats.Bytes = %d but pages hold %d", counted, held)
+				if pages, b := contents(t, c); b > int64(wantPages*tt.pageSize) || pages > wantPages {
+					t.Fatalf("%d pages, %d bytes: over capacity", pages, b)
 				}
 			}
 			waitFor(t, "fetches to end", func() bool { return f.active.Load() == 0 })
 			wantFull := min(wantPages, int((tt.size+int64(tt.pageSize)-1)/int64(tt.pageSize)))
-			if s := c.Stats(); s.Pages != wantFull {
-				t.Errorf("Pages = %d, want %d", s.Pages, wantFull)
+			if pages, _ := contents(t, c); pages != wantFull {
+				t.Errorf("%d pages cached, want %d", pages, wantFull)
 			}
 		})
+	}
+}
+
+// fill caches object (one page of n bytes b) in c.
+func fill(t *testing.T, c *PageCache, object string, b byte, n int) {
+	t.Helper()
+	r := c.NewReader(object, "v", int64(n), func(_ context.Context, _, length int64) ([]byte, error) {
+		return bytes.Repeat([]byte{b}, int(length)), nil
+	})
+	if _, err := r.ReadAt(context.Background(), make([]byte, n), 0); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -170,14 +155,6 @@ func TestArenaCapacityBound(t *testing.T) {
 // zeroed when it leaves the cache, whichever way it leaves.
 func TestPageZeroedWhenItLeaves(t *testing.T) {
 	const ps = 64
-	a := PageKey{Object: "a", Version: "v"}
-	other := func(i int) PageKey { return PageKey{Object: "b", Version: "v", Index: int64(i)} }
-	get := func(t *testing.T, c *PageCache, k PageKey, b byte, n int) {
-		t.Helper()
-		if _, err := c.Get(context.Background(), k, fixed(bytes.Repeat([]byte{b}, n), nil)); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		name  string
 		leave func(t *testing.T, c *PageCache)
@@ -186,26 +163,31 @@ func TestPageZeroedWhenItLeaves(t *testing.T) {
 			// Pages of one byte: the slot of a is reused, and all but its first
 			// byte must be zero.
 			for i := range 4 {
-				get(t, c, other(i), 0x01, 1)
+				fill(t, c, fmt.Sprint("b", i), 0x01, 1)
 			}
 		}},
-		{"forgotten", func(t *testing.T, c *PageCache) { c.Forget("a") }},
 		{"dropped as short", func(t *testing.T, c *PageCache) {
-			// a's page has ps-1 bytes but an object of 10*ps needs ps.
-			_, err := c.ReadAt(context.Background(), "a", "v", 10*ps, make([]byte, ps), 0, nil)
-			if err == nil {
-				t.Fatal("short page read without error")
+			// a's page has ps-1 bytes but a Reader that believes the version to be
+			// 10*ps long needs ps.
+			r := c.NewReader("a", "v", 10*ps, func(context.Context, int64, int64) ([]byte, error) {
+				return nil, errors.New("unexpected fetch")
+			})
+			if _, err := r.ReadAt(context.Background(), make([]byte, ps), 0); !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("short page read: %v", err)
 			}
 		}},
 		{"closed", func(t *testing.T, c *PageCache) { c.Close() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(4*ps, ps, time.Second)
+			c, err := NewWithOptions(4*ps, Options{PageSize: ps, FetchTimeout: time.Second, NoReadAhead: true})
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer c.Close()
 			mem := keepMapped(t, c)
-			get(t, c, a, 0xA5, ps-1)
-			i := c.slotOf(a)
+			fill(t, c, "a", 0xA5, ps-1)
+			i := slotOf(c, "a", "v", 0)
 			if i < 0 {
 				t.Fatal("page not cached")
 			}
@@ -214,7 +196,7 @@ func TestPageZeroedWhenItLeaves(t *testing.T) {
 				t.Fatal("arena slot is zero while the page is cached")
 			}
 			tt.leave(t, c)
-			if c.slotOf(a) >= 0 {
+			if slotOf(c, "a", "v", 0) >= 0 {
 				t.Fatal("page still cached")
 			}
 			if bytes.IndexByte(slotMem, 0xA5) >= 0 || !allZero(slotMem[1:]) {
@@ -225,34 +207,41 @@ func TestPageZeroedWhenItLeaves(t *testing.T) {
 }
 
 // TestPinnedPageNotEvicted holds a copy from a cached page in progress while other
-// pages need its slot: they must take others, or not be stored at all.
+// pages need its slot: they must take others, or not be stored at all. A page
+// dropped while it is pinned is zeroed once the copy is done.
 func TestPinnedPageNotEvicted(t *testing.T) {
 	const ps = 32
 	tests := []struct {
 		name      string
 		pages     int64 // cache size in pages
 		others    int   // other pages fetched during the copy
-		forget    bool  // Forget the pinned page's object during the copy
+		drop      bool  // drop the pinned page (a Reader finds it short) during the copy
 		wantPages int   // pages cached during the copy
 	}{
 		{"one other slot", 2, 5, false, 2},
 		{"no other slot", 1, 3, false, 1},
-		{"forgotten while pinned", 2, 1, true, 1},
+		{"dropped while pinned", 2, 1, true, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(tt.pages*ps, ps, time.Second)
-			defer c.Close()
-			mem := keepMapped(t, c)
-			a := PageKey{Object: "a", Version: "v"}
-			want := content(a, ps)
-			if _, err := c.Get(context.Background(), a, fixed(want, nil)); err != nil {
+			c, err := NewWithOptions(tt.pages*ps, Options{PageSize: ps, FetchTimeout: time.Second, NoReadAhead: true})
+			if err != nil {
 				t.Fatal(err)
 			}
-			slotA := c.slotOf(a)
+			defer c.Close()
+			mem := keepMapped(t, c)
+			fa := newRangeFake(ps-1, 0) // a page short of a full one: a longer Reader finds it short
+			want := fa.ref
+			ra := c.NewReader("a", "v", ps-1, fa.fetch)
+			if _, err := ra.ReadAt(context.Background(), make([]byte, ps), 0); err != nil {
+				t.Fatal(err)
+			}
+			slotA := slotOf(c, "a", "v", 0)
+			slotMem := mem[int(slotA)*ps : (int(slotA)+1)*ps]
 			pinned, resume := make(chan struct{}), make(chan struct{})
+			var first atomic.Bool
 			c.testHookPinned = func(k PageKey) {
-				if k == a {
+				if k.Object == "a" && first.CompareAndSwap(false, true) {
 					close(pinned)
 					<-resume
 				}
@@ -260,45 +249,50 @@ func TestPinnedPageNotEvicted(t *testing.T) {
 			done := make(chan error)
 			dst := make([]byte, ps)
 			go func() {
-				_, err := c.ReadAt(context.Background(), "a", "v", ps, dst, 0, nil)
+				_, err := ra.ReadAt(context.Background(), dst, 0)
 				done <- err
 			}()
 			<-pinned
-			if tt.forget {
-				c.Forget("a")
-			}
-			for i := range tt.others {
-				k := PageKey{Object: "b", Version: "v", Index: int64(i)}
-				got, err := c.Get(context.Background(), k, fixed(content(k, ps), nil))
-				if err != nil || !bytes.Equal(got, content(k, ps)) {
-					t.Fatalf("Get(%v) = %q, %v", k, got, err)
+			if tt.drop {
+				r := c.NewReader("a", "v", 2*ps, fa.fetch)
+				if _, err := r.ReadAt(context.Background(), make([]byte, ps), 0); !errors.Is(err, io.ErrUnexpectedEOF) {
+					t.Fatalf("read of the short page: %v", err)
 				}
 			}
-			if s := c.Stats(); s.Pages != tt.wantPages {
-				t.Errorf("Pages = %d during the copy, want %d", s.Pages, tt.wantPages)
+			fb := newRangeFake(int64(tt.others)*ps, 0)
+			rb := c.NewReader("b", "v", int64(len(fb.ref)), fb.fetch)
+			for i := range int64(tt.others) {
+				got := make([]byte, ps)
+				if n, err := rb.ReadAt(context.Background(), got, i*ps); err != nil || n != ps || !bytes.Equal(got, fb.ref[i*ps:(i+1)*ps]) {
+					t.Fatalf("ReadAt(page %d of b) = %d, %v, or wrong data", i, n, err)
+				}
 			}
-			if got := mem[int(slotA)*ps : (int(slotA)+1)*ps]; !bytes.Equal(got, want) {
-				t.Fatalf("pinned page changed during the copy: %q", got)
+			if pages, _ := contents(t, c); pages != tt.wantPages {
+				t.Errorf("%d pages cached during the copy, want %d", pages, tt.wantPages)
 			}
-			if !tt.forget && c.slotOf(a) != slotA {
+			if !bytes.Equal(slotMem[:ps-1], want) {
+				t.Fatalf("pinned page changed during the copy: %q", slotMem)
+			}
+			if !tt.drop && slotOf(c, "a", "v", 0) != slotA {
 				t.Errorf("pinned page moved or left")
 			}
 			close(resume)
-			if err := <-done; err != nil || !bytes.Equal(dst, want) {
+			if err := <-done; err != nil || !bytes.Equal(dst[:ps-1], want) {
 				t.Fatalf("ReadAt = %q, %v; want %q", dst, err, want)
 			}
-			if tt.forget && !allZero(mem[int(slotA)*ps:(int(slotA)+1)*ps]) {
-				t.Errorf("forgotten page not zeroed after its copy")
+			if tt.drop && !allZero(slotMem) {
+				t.Errorf("dropped page not zeroed after its copy")
 			}
 			c.testHookPinned = nil
 			// Unpinned, it is an ordinary page again: enough new pages evict it.
+			fc := newRangeFake((tt.pages+1)*ps, 0)
+			rc := c.NewReader("c", "v", int64(len(fc.ref)), fc.fetch)
 			for i := range tt.pages + 1 {
-				k := PageKey{Object: "c", Version: "v", Index: int64(i)}
-				if _, err := c.Get(context.Background(), k, fixed(content(k, ps), nil)); err != nil {
+				if _, err := rc.ReadAt(context.Background(), make([]byte, ps), i*ps); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if c.slotOf(a) >= 0 {
+			if slotOf(c, "a", "v", 0) >= 0 {
 				t.Errorf("page a never evicted after its copy")
 			}
 			c.mu.Lock()
@@ -332,12 +326,6 @@ func TestPinStress(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := newRangeFake(tt.size, 0)
-			pageFetch := func(i int64) FetchFunc {
-				return func(ctx context.Context) ([]byte, error) {
-					lo := i * int64(tt.pageSize)
-					return f.fetch(ctx, lo, min(int64(tt.pageSize), tt.size-lo))
-				}
-			}
 			var wg sync.WaitGroup
 			for g := range 24 {
 				wg.Go(func() {
@@ -345,7 +333,7 @@ func TestPinStress(t *testing.T) {
 					defer r.Close()
 					rng := rand.New(rand.NewPCG(uint64(g), 7))
 					pos := int64(0)
-					for j := range 150 {
+					for range 150 {
 						n := rng.IntN(3*tt.pageSize) + 1
 						off := rng.Int64N(tt.size)
 						if g%3 == 0 { // sequential readers
@@ -354,8 +342,8 @@ func TestPinStress(t *testing.T) {
 						dst := make([]byte, n)
 						var got int
 						var err error
-						if g%4 == 1 {
-							got, err = c.ReadAt(context.Background(), "o", "v", tt.size, dst, off, pageFetch)
+						if g%4 == 1 { // a new Reader for each read, as for a file opened once per read
+							got, err = c.NewReader("o", "v", tt.size, f.fetch).ReadAt(context.Background(), dst, off)
 						} else {
 							got, err = r.ReadAt(context.Background(), dst, off)
 						}
@@ -366,9 +354,6 @@ func TestPinStress(t *testing.T) {
 						if want := min(int64(n), tt.size-off); int64(got) != want || !bytes.Equal(dst[:got], f.ref[off:off+want]) {
 							t.Errorf("read(%d, %d) = %d bytes, or wrong data", off, n, got)
 							return
-						}
-						if g == 5 && j%40 == 0 {
-							c.Forget("o")
 						}
 					}
 				})
@@ -386,20 +371,25 @@ func TestPinStress(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	const ps = 16
-	c := New(8*ps, ps, time.Minute)
-	key := PageKey{Object: "o", Version: "v"}
-	if _, err := c.Get(context.Background(), key, fixed([]byte("cached"), nil)); err != nil {
+	c, err := NewWithOptions(8*ps, Options{PageSize: ps, FetchTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newRangeFake(10, 0)
+	r := c.NewReader("o", "v", 10, f.fetch)
+	if _, err := r.ReadAt(context.Background(), make([]byte, 4), 0); err != nil {
 		t.Fatal(err)
 	}
 	// A fetch in flight is cancelled by Close, which waits for it.
 	started := make(chan struct{})
 	errc := make(chan error, 1)
 	go func() {
-		_, err := c.Get(context.Background(), PageKey{Object: "slow"}, func(ctx context.Context) ([]byte, error) {
+		slow := c.NewReader("slow", "v", 10, func(ctx context.Context, _, _ int64) ([]byte, error) {
 			close(started)
 			<-ctx.Done()
 			return nil, ctx.Err()
 		})
+		_, err := slow.ReadAt(context.Background(), make([]byte, 4), 0)
 		errc <- err
 	}()
 	<-started
@@ -408,18 +398,14 @@ func TestClose(t *testing.T) {
 		t.Error("fetch in flight at Close succeeded")
 	}
 	c.Close() // idempotent
-	if _, err := c.Get(context.Background(), key, fixed([]byte("x"), nil)); err != ErrClosed {
-		t.Errorf("Get after Close: %v, want ErrClosed", err)
-	}
-	if _, err := c.ReadAt(context.Background(), "o", "v", 10, make([]byte, 4), 0, nil); err != ErrClosed {
-		t.Errorf("ReadAt after Close: %v, want ErrClosed", err)
-	}
-	r := c.NewReader("o", "v", 10, nil)
 	if _, err := r.ReadAt(context.Background(), make([]byte, 4), 0); err != ErrClosed {
-		t.Errorf("Reader.ReadAt after Close: %v, want ErrClosed", err)
+		t.Errorf("ReadAt of a cached page after Close: %v, want ErrClosed", err)
 	}
-	if s := c.Stats(); s.Pages != 0 || s.Bytes != 0 {
-		t.Errorf("Stats after Close = %+v", s)
+	if _, err := c.NewReader("o", "v", 10, nil).ReadAt(context.Background(), make([]byte, 4), 0); err != ErrClosed {
+		t.Errorf("ReadAt of a new Reader after Close: %v, want ErrClosed", err)
+	}
+	if pages, b := contents(t, c); pages != 0 || b != 0 {
+		t.Errorf("after Close %d pages, %d bytes", pages, b)
 	}
 }
 

@@ -5,163 +5,173 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestNew(t *testing.T) {
-	tests := []struct {
-		name      string
-		capacity  int64
-		pageSize  int
-		wantPages int
-	}{
-		{"exact", 4096, 1024, 4},
-		{"rounded down", 4095, 1024, 3},
-		{"smaller than a page", 100, 1024, 1},
-		{"zero", 0, 1024, 1},
-		{"negative", -5, 1024, 1},
+// TestLRU reads single pages of two objects through a small cache: a page read again
+// is not fetched again while it is cached, and the least recently used page is the
+// one evicted.
+func TestLRU(t *testing.T) {
+	const ps, size = 64, 16 * 64
+	type page struct {
+		obj string
+		idx int64
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := New(tt.capacity, tt.pageSize, time.Second)
-			if c.PageSize() != tt.pageSize {
-				t.Errorf("PageSize() = %d, want %d", c.PageSize(), tt.pageSize)
-			}
-			if c.maxPages != tt.wantPages {
-				t.Errorf("maxPages = %d, want %d", c.maxPages, tt.wantPages)
-			}
-		})
-	}
-	t.Run("bad page size panics", func(t *testing.T) {
-		defer func() {
-			if recover() == nil {
-				t.Error("New with page size 0 did not panic")
-			}
-		}()
-		New(1024, 0, time.Second)
-	})
-}
-
-func TestHitMissCounting(t *testing.T) {
-	k := func(obj string, i int64) PageKey { return PageKey{Object: obj, Version: "v1", Index: i} }
+	a := func(i int64) page { return page{"a", i} }
+	b := func(i int64) page { return page{"b", i} }
 	tests := []struct {
 		name        string
 		capPages    int64
-		gets        []PageKey
-		wantHits    int64
-		wantMisses  int64
-		wantFetches int64
-		wantPages   int
+		reads       []page
+		wantHits    int
+		wantFetches int
+		wantCached  []page // in the cache at the end; the other pages read are not
 	}{
-		{"single miss", 4, []PageKey{k("a", 0)}, 0, 1, 1, 1},
-		{"miss then hits", 4, []PageKey{k("a", 0), k("a", 0), k("a", 0)}, 2, 1, 1, 1},
-		{"distinct pages", 4, []PageKey{k("a", 0), k("a", 1), k("b", 0), k("a", 1)}, 1, 3, 3, 3},
+		{"single miss", 4, []page{a(0)}, 0, 1, []page{a(0)}},
+		{"miss then hits", 4, []page{a(0), a(0), a(0)}, 2, 1, []page{a(0)}},
+		{"distinct pages", 4, []page{a(0), a(1), b(0), a(1)}, 1, 3, []page{a(0), a(1), b(0)}},
 		// Capacity 2: a0 a1 a2 evicts a0, so the last a0 misses again.
-		{"eviction causes refetch", 2, []PageKey{k("a", 0), k("a", 1), k("a", 2), k("a", 0)}, 0, 4, 4, 2},
+		{"eviction causes refetch", 2, []page{a(0), a(1), a(2), a(0)}, 0, 4, []page{a(2), a(0)}},
 		// LRU, not FIFO: touching a0 makes a1 the victim.
-		{"recency protects", 2, []PageKey{k("a", 0), k("a", 1), k("a", 0), k("a", 2), k("a", 0)}, 2, 3, 3, 2},
+		{"recency protects", 2, []page{a(0), a(1), a(0), a(2), a(0)}, 2, 3, []page{a(0), a(2)}},
 	}
-	const ps = 64
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(tt.capPages*ps, ps, time.Second)
-			for _, key := range tt.gets {
-				want := content(key, ps)
-				got, err := c.Get(context.Background(), key, fixed(want, nil))
-				if err != nil {
-					t.Fatalf("Get(%v): %v", key, err)
-				}
-				if !bytes.Equal(got, want) {
-					t.Fatalf("Get(%v) = %q, want %q", key, got, want)
+			c := mustCache(t, tt.capPages*ps, Options{PageSize: ps, NoReadAhead: true})
+			fakes := map[string]*rangeFake{"a": newRangeFake(size, 0), "b": newRangeFake(size+1, 0)}
+			readers := map[string]*Reader{}
+			for obj, f := range fakes {
+				readers[obj] = c.NewReader(obj, "v1", int64(len(f.ref)), f.fetch)
+			}
+			fetches := func() int { return int(fakes["a"].calls.Load() + fakes["b"].calls.Load()) }
+			dst := make([]byte, ps)
+			for _, p := range tt.reads {
+				n, err := readers[p.obj].ReadAt(context.Background(), dst, p.idx*ps)
+				if err != nil || n != ps || !bytes.Equal(dst, fakes[p.obj].ref[p.idx*ps:(p.idx+1)*ps]) {
+					t.Fatalf("ReadAt(%v) = %d, %v, or wrong data", p, n, err)
 				}
 			}
-			s := c.Stats()
-			if s.Hits != tt.wantHits || s.Misses != tt.wantMisses || s.Fetches != tt.wantFetches || s.Pages != tt.wantPages {
-				t.Errorf("Stats = %+v, want hits %d misses %d fetches %d pages %d",
-					s, tt.wantHits, tt.wantMisses, tt.wantFetches, tt.wantPages)
+			if hits := len(tt.reads) - fetches(); fetches() != tt.wantFetches || hits != tt.wantHits {
+				t.Errorf("%d fetches and %d hits, want %d and %d", fetches(), hits, tt.wantFetches, tt.wantHits)
 			}
-			if s.Bytes != int64(s.Pages)*ps {
-				t.Errorf("Stats.Bytes = %d, want %d", s.Bytes, int64(s.Pages)*ps)
+			pages, b := contents(t, c)
+			if pages != len(tt.wantCached) || b != int64(pages)*ps {
+				t.Errorf("%d pages of %d bytes cached, want %d full pages", pages, b, len(tt.wantCached))
+			}
+			for _, p := range tt.reads {
+				want := false
+				for _, q := range tt.wantCached {
+					want = want || p == q
+				}
+				if got := peek(c, p.obj, "v1", p.idx); got != want {
+					t.Errorf("page %v cached: %v, want %v", p, got, want)
+				}
 			}
 		})
 	}
 }
 
+// TestErrorsNotCached: a fetch that fails, however it fails, leaves nothing in the
+// cache, and the next read of the page (here by another Reader of the same version)
+// fetches it again.
 func TestErrorsNotCached(t *testing.T) {
-	const ps = 16
+	const ps, size = 16, 4 * 16
 	errBoom := errors.New("boom")
+	var handed []byte // what the fetch handed over with its error
 	tests := []struct {
 		name    string
-		fetch   FetchFunc
+		fetch   RangeFunc
 		timeout time.Duration
 		check   func(error) bool
 	}{
-		{"plain error", func(context.Context) ([]byte, error) { return nil, errBoom },
+		{"plain error", func(context.Context, int64, int64) ([]byte, error) { return nil, errBoom },
 			time.Second, func(err error) bool { return errors.Is(err, errBoom) }},
-		{"data with error is dropped", func(context.Context) ([]byte, error) { return []byte("partial"), errBoom },
-			time.Second, func(err error) bool { return errors.Is(err, errBoom) }},
-		{"oversize", func(context.Context) ([]byte, error) { return make([]byte, ps+1), nil },
-			time.Second, func(err error) bool { return strings.Contains(err.Error(), "more than the page size") }},
-		{"timeout", func(ctx context.Context) ([]byte, error) { <-ctx.Done(); return nil, ctx.Err() },
+		{"data with error is dropped and zeroed", func(context.Context, int64, int64) ([]byte, error) {
+			handed = []byte("partial")
+			return handed, errBoom
+		}, time.Second, func(err error) bool { return errors.Is(err, errBoom) && allZero(handed) }},
+		{"oversize", func(_ context.Context, _, length int64) ([]byte, error) { return make([]byte, length+1), nil },
+			time.Second, func(err error) bool { return strings.Contains(err.Error(), "more than the 16 asked") }},
+		{"timeout", func(ctx context.Context, _, _ int64) ([]byte, error) { <-ctx.Done(); return nil, ctx.Err() },
 			20 * time.Millisecond, func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }},
-		{"panic", func(context.Context) ([]byte, error) { panic("SECRET-PLAINTEXT") },
+		{"panic", func(context.Context, int64, int64) ([]byte, error) { panic("SECRET-PLAINTEXT") },
 			time.Second, func(err error) bool {
 				return strings.Contains(err.Error(), "panicked") && !strings.Contains(err.Error(), "SECRET")
 			}},
-		{"runtime panic", func(context.Context) ([]byte, error) { var b []byte; return b[:1], nil },
+		{"runtime panic", func(context.Context, int64, int64) ([]byte, error) { var b []byte; return b[:1], nil },
 			time.Second, func(err error) bool { return strings.Contains(err.Error(), "out of range") }},
 		{"nil fetch", nil, time.Second, func(err error) bool { return strings.Contains(err.Error(), "no fetch function") }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(4*ps, ps, tt.timeout)
-			key := PageKey{Object: "obj", Version: "v", Index: 3}
-			_, err := c.Get(context.Background(), key, tt.fetch)
-			if err == nil || !tt.check(err) {
-				t.Fatalf("first Get error = %v, not the expected kind", err)
+			c := mustCache(t, 4*ps, Options{PageSize: ps, FetchTimeout: tt.timeout, NoReadAhead: true})
+			var badCalls atomic.Int32
+			fetch := tt.fetch
+			if fetch != nil {
+				fetch = func(ctx context.Context, off, length int64) ([]byte, error) {
+					badCalls.Add(1)
+					return tt.fetch(ctx, off, length)
+				}
 			}
-			if s := c.Stats(); s.Pages != 0 || s.Bytes != 0 {
-				t.Fatalf("after error Stats = %+v, want empty cache", s)
+			dst := make([]byte, ps)
+			n, err := c.NewReader("obj", "v", size, fetch).ReadAt(context.Background(), dst, 3*ps)
+			if n != 0 || err == nil || !tt.check(err) {
+				t.Fatalf("first ReadAt = %d, %v: not the expected error", n, err)
 			}
-			calls := 0
-			want := content(key, ps)
-			got, err := c.Get(context.Background(), key, fixed(want, &calls))
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("second Get = %q, %v; want %q", got, err, want)
+			if pages, b := contents(t, c); pages != 0 || b != 0 {
+				t.Fatalf("after the error %d pages (%d bytes) cached, want none", pages, b)
 			}
-			if calls != 1 {
-				t.Errorf("second Get called fetch %d times, want 1 (error must not be cached)", calls)
+			good := newRangeFake(size, 0)
+			n, err = c.NewReader("obj", "v", size, good.fetch).ReadAt(context.Background(), dst, 3*ps)
+			if err != nil || n != ps || !bytes.Equal(dst, good.ref[3*ps:]) {
+				t.Fatalf("second ReadAt = %d, %v, or wrong data", n, err)
 			}
-			if s := c.Stats(); s.Fetches != 2 || s.Pages != 1 {
-				t.Errorf("Stats = %+v, want 2 fetches and 1 page", s)
+			if calls := good.calls.Load(); calls != 1 {
+				t.Errorf("second ReadAt fetched %d times, want 1 (the error must not be cached)", calls)
+			}
+			if want := map[bool]int32{true: 0, false: 1}[tt.fetch == nil]; badCalls.Load() != want {
+				t.Errorf("failing fetch called %d times, want %d", badCalls.Load(), want)
+			}
+			if pages, _ := contents(t, c); pages != 1 {
+				t.Errorf("%d pages cached, want 1", pages)
 			}
 		})
 	}
 }
 
-func TestOversizePageRejected(t *testing.T) {
+// TestPageLengthChecked: a fetch must return exactly the bytes asked. Fewer is a
+// short page (io.ErrUnexpectedEOF), more would break the byte bound of the arena;
+// neither is cached, and the error names the object and the page, never its content.
+func TestPageLengthChecked(t *testing.T) {
 	const ps = 32
+	const size = 8 * ps // page 7 is a full page
 	tests := []struct {
-		name    string
-		n       int
-		wantErr bool
+		name   string
+		n      int
+		wantIs error
+		wantIn string
 	}{
-		{"empty", 0, false},
-		{"short", ps - 1, false},
-		{"exact", ps, false},
-		{"one over", ps + 1, true},
-		{"double", 2 * ps, true},
+		{"empty", 0, io.ErrUnexpectedEOF, "has 0 bytes"},
+		{"short", ps - 1, io.ErrUnexpectedEOF, "has 31 bytes"},
+		{"exact", ps, nil, ""},
+		{"one over", ps + 1, nil, "more than the 32 asked"},
+		{"double", 2 * ps, nil, "more than the 32 asked"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(4*ps, ps, time.Second)
-			key := PageKey{Object: "dir/file.bin", Version: "etag", Index: 7}
-			data := bytes.Repeat([]byte("S"), tt.n) // "S" for secret: must not appear in errors
-			_, err := c.Get(context.Background(), key, fixed(data, nil))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("Get error = %v, wantErr %v", err, tt.wantErr)
+			c := mustCache(t, 4*ps, Options{PageSize: ps, NoReadAhead: true})
+			r := c.NewReader("dir/file.bin", "etag", size, func(context.Context, int64, int64) ([]byte, error) {
+				return bytes.Repeat([]byte("S"), tt.n), nil // "S" for secret: must not appear in errors
+			})
+			n, err := r.ReadAt(context.Background(), make([]byte, ps), 7*ps)
+			ok := tt.wantIs == nil && tt.wantIn == ""
+			if ok != (err == nil) || (tt.wantIs != nil && !errors.Is(err, tt.wantIs)) ||
+				(tt.wantIn != "" && !strings.Contains(err.Error(), tt.wantIn)) {
+				t.Fatalf("ReadAt = %d, %v; want %v, %q", n, err, tt.wantIs, tt.wantIn)
 			}
 			if err != nil {
 				msg := err.Error()
@@ -172,40 +182,49 @@ func TestOversizePageRejected(t *testing.T) {
 					t.Errorf("error %q contains page content", msg)
 				}
 			}
-			want := 0
-			if !tt.wantErr {
-				want = 1
-			}
-			if s := c.Stats(); s.Pages != want || s.Bytes > int64(ps*s.Pages) {
-				t.Errorf("Stats = %+v, want %d pages within the byte bound", s, want)
+			want := map[bool]int{true: 1, false: 0}[ok]
+			if pages, b := contents(t, c); pages != want || b > int64(ps*pages) {
+				t.Errorf("%d pages of %d bytes cached, want %d within the byte bound", pages, b, want)
 			}
 		})
 	}
 }
 
-func TestBigBackingArrayIsNotPinned(t *testing.T) {
+// TestFetchedBytesZeroed: the cache copies a fetch's bytes into its arena and zeroes
+// what it was handed, and keeps nothing of it (the fetcher's buffer may be large).
+func TestFetchedBytesZeroed(t *testing.T) {
 	const ps = 16
-	c := New(4*ps, ps, time.Second)
+	c := mustCache(t, 4*ps, Options{PageSize: ps, NoReadAhead: true})
 	buf := make([]byte, 1<<20)
 	copy(buf, "hello")
-	got, err := c.Get(context.Background(), PageKey{Object: "o", Index: 0}, func(context.Context) ([]byte, error) {
-		return buf[:5], nil
-	})
-	if err != nil || string(got) != "hello" {
-		t.Fatalf("Get = %q, %v", got, err)
+	r := c.NewReader("o", "v", 5, func(context.Context, int64, int64) ([]byte, error) { return buf[:5], nil })
+	dst := make([]byte, ps)
+	if n, err := r.ReadAt(context.Background(), dst, 0); err != nil || string(dst[:n]) != "hello" {
+		t.Fatalf("ReadAt = %q, %v", dst[:n], err)
 	}
-	if cap(got) > ps {
-		t.Errorf("cached page has cap %d > page size %d: it pins the fetcher's buffer", cap(got), ps)
+	c.wg.Wait() // the fetch's goroutine is done with buf
+	if !allZero(buf[:5]) {
+		t.Errorf("fetched bytes not zeroed: %q", buf[:5])
+	}
+	i := slotOf(c, "o", "v", 0)
+	if i < 0 {
+		t.Fatal("page not cached")
+	}
+	if s := c.slots[i]; string(s.data[:s.n]) != "hello" || cap(s.data) != ps {
+		t.Errorf("cached page is %q, cap %d; want a copy in a page of the arena", s.data[:s.n], cap(s.data))
 	}
 }
 
+// TestCapacityBound fills a cache with pages of many lengths (the last pages of
+// objects of many sizes): it never holds more pages or bytes than its capacity, and
+// its byte count is what the pages hold.
 func TestCapacityBound(t *testing.T) {
 	tests := []struct {
 		name     string
 		capacity int64
 		pageSize int
-		inserts  int
-		lens     func(i int) int // length of the i-th page inserted
+		reads    int
+		lens     func(i int) int // length of the i-th page read
 	}{
 		{"full pages", 10 * 100, 100, 50, func(int) int { return 100 }},
 		{"capacity not a multiple", 1050, 100, 50, func(int) int { return 100 }},
@@ -214,138 +233,61 @@ func TestCapacityBound(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(tt.capacity, tt.pageSize, time.Second)
-			maxPages := int(tt.capacity / int64(tt.pageSize))
-			for i := range tt.inserts {
-				key := PageKey{Object: fmt.Sprintf("obj%d", i%7), Version: "v", Index: int64(i)}
-				if _, err := c.Get(context.Background(), key, fixed(content(key, tt.lens(i)), nil)); err != nil {
-					t.Fatalf("Get %d: %v", i, err)
+			c := mustCache(t, tt.capacity, Options{PageSize: tt.pageSize, NoReadAhead: true})
+			ps := int64(tt.pageSize)
+			maxPages := int(tt.capacity / ps)
+			for i := range tt.reads {
+				// Page i of an object of i pages and lens(i) bytes.
+				size := int64(i)*ps + int64(tt.lens(i))
+				f := newRangeFake(size, 0)
+				r := c.NewReader(fmt.Sprintf("obj%d", i%7), fmt.Sprint(i), size, f.fetch)
+				dst := make([]byte, ps)
+				if n, err := r.ReadAt(context.Background(), dst, int64(i)*ps); err != nil || n != tt.lens(i) {
+					t.Fatalf("read %d = %d, %v; want %d bytes", i, n, err, tt.lens(i))
 				}
-				s := c.Stats()
-				if s.Bytes > tt.capacity || s.Pages > maxPages {
-					t.Fatalf("after %d inserts Stats = %+v, exceeds capacity %d / %d pages", i+1, s, tt.capacity, maxPages)
-				}
-				if got := sumBytes(c); got != s.Bytes {
-					t.Fatalf("after %d inserts Stats.Bytes = %d but pages hold %d bytes", i+1, s.Bytes, got)
+				if pages, b := contents(t, c); b > tt.capacity || pages > maxPages {
+					t.Fatalf("after %d reads %d pages of %d bytes cached: over capacity %d / %d pages", i+1, pages, b, tt.capacity, maxPages)
 				}
 			}
-			if s := c.Stats(); s.Pages != maxPages {
-				t.Errorf("Pages = %d, want the cache full at %d", s.Pages, maxPages)
+			if pages, _ := contents(t, c); pages != maxPages {
+				t.Errorf("%d pages cached, want the cache full at %d", pages, maxPages)
 			}
 		})
 	}
 }
 
+// TestVersionsAreDistinct: pages are keyed by version (ETag), so a new version is
+// fetched, and an older one is neither refetched nor mixed with it.
 func TestVersionsAreDistinct(t *testing.T) {
-	const ps = 32
-	c := New(16*ps, ps, time.Second)
+	const ps = 8
+	v1 := []byte("version one, the old content of it")
+	v2 := []byte("VERSION TWO, NEW!")
+	c := mustCache(t, 64*ps, Options{PageSize: ps, NoReadAhead: true})
+	var fetched atomic.Int64
+	fetcher := func(ref []byte) RangeFunc {
+		return func(_ context.Context, off, length int64) ([]byte, error) {
+			fetched.Add(length)
+			return bytes.Clone(ref[off : off+length]), nil
+		}
+	}
 	tests := []struct {
 		version     string
-		wantFetches int64
+		ref         []byte
+		wantFetched int
 	}{
-		{"etag-1", 1},
-		{"etag-2", 2}, // new version: new page, fetched
-		{"etag-1", 2}, // old version still cached, not mixed up with etag-2
-		{"etag-2", 2},
+		{"e1", v1, len(v1)},
+		{"e2", v2, len(v1) + len(v2)}, // new version: new pages, fetched
+		{"e1", v1, len(v1) + len(v2)}, // old version still cached, not mixed up with e2
+		{"e2", v2, len(v1) + len(v2)},
 	}
 	for _, tt := range tests {
-		key := PageKey{Object: "o", Version: tt.version, Index: 0}
-		got, err := c.Get(context.Background(), key, fixed(content(key, ps), nil))
-		if err != nil {
-			t.Fatal(err)
+		dst := make([]byte, 64)
+		n, err := c.NewReader("o", tt.version, int64(len(tt.ref)), fetcher(tt.ref)).ReadAt(context.Background(), dst, 0)
+		if err != nil || !bytes.Equal(dst[:n], tt.ref) {
+			t.Errorf("version %s: got %q, %v; want %q", tt.version, dst[:n], err, tt.ref)
 		}
-		if !bytes.Equal(got, content(key, ps)) {
-			t.Errorf("version %s: got %q", tt.version, got)
+		if got := fetched.Load(); got != int64(tt.wantFetched) {
+			t.Errorf("version %s: %d bytes fetched in all, want %d", tt.version, got, tt.wantFetched)
 		}
-		if f := c.Stats().Fetches; f != tt.wantFetches {
-			t.Errorf("version %s: Fetches = %d, want %d", tt.version, f, tt.wantFetches)
-		}
-	}
-}
-
-func TestForget(t *testing.T) {
-	const ps = 16
-	keys := []PageKey{
-		{Object: "a", Version: "v1", Index: 0},
-		{Object: "a", Version: "v1", Index: 1},
-		{Object: "a", Version: "v2", Index: 0},
-		{Object: "ab", Version: "v1", Index: 0}, // prefix of nothing: must survive Forget("a")
-		{Object: "b", Version: "v1", Index: 0},
-	}
-	tests := []struct {
-		forget    string
-		wantPages int
-	}{
-		{"a", 2},
-		{"b", 4},
-		{"missing", 5},
-	}
-	for _, tt := range tests {
-		t.Run(tt.forget, func(t *testing.T) {
-			c := New(16*ps, ps, time.Second)
-			for i, k := range keys {
-				if _, err := c.Get(context.Background(), k, fixed(content(k, ps-i), nil)); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c.Forget(tt.forget)
-			s := c.Stats()
-			if s.Pages != tt.wantPages {
-				t.Errorf("Pages = %d, want %d", s.Pages, tt.wantPages)
-			}
-			if got := sumBytes(c); got != s.Bytes {
-				t.Errorf("Bytes = %d, pages hold %d", s.Bytes, got)
-			}
-			for _, k := range keys {
-				calls := 0
-				if _, err := c.Get(context.Background(), k, fixed(content(k, ps), &calls)); err != nil {
-					t.Fatal(err)
-				}
-				if wantCalls := map[bool]int{true: 1, false: 0}[k.Object == tt.forget]; calls != wantCalls {
-					t.Errorf("Get(%v) after Forget(%q) fetched %d times, want %d", k, tt.forget, calls, wantCalls)
-				}
-			}
-		})
-	}
-}
-
-func TestForgetDuringFetch(t *testing.T) {
-	const ps = 16
-	c := New(16*ps, ps, time.Second)
-	key := PageKey{Object: "o", Version: "v", Index: 0}
-	started, release := make(chan struct{}), make(chan struct{})
-	old := []byte("old content")
-	done := make(chan []byte)
-	go func() {
-		b, err := c.Get(context.Background(), key, func(context.Context) ([]byte, error) {
-			close(started)
-			<-release
-			return bytes.Clone(old), nil
-		})
-		if err != nil {
-			t.Error(err)
-		}
-		done <- b
-	}()
-	<-started
-	c.Forget("o")
-
-	// A Get after Forget must not join the stale fetch.
-	fresh := []byte("new content")
-	got, err := c.Get(context.Background(), key, fixed(fresh, nil))
-	if err != nil || !bytes.Equal(got, fresh) {
-		t.Fatalf("Get after Forget = %q, %v; want %q", got, err, fresh)
-	}
-	close(release)
-	if b := <-done; !bytes.Equal(b, old) {
-		t.Errorf("waiter of the stale fetch got %q, want %q", b, old)
-	}
-	// The stale result must not have replaced the fresh page.
-	got, err = c.Get(context.Background(), key, fixed([]byte("unexpected fetch"), nil))
-	if err != nil || !bytes.Equal(got, fresh) {
-		t.Errorf("cached page = %q, %v; want %q", got, err, fresh)
-	}
-	if s := c.Stats(); s.Fetches != 2 || s.Pages != 1 || s.Bytes != int64(len(fresh)) {
-		t.Errorf("Stats = %+v", s)
 	}
 }

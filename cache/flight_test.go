@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-func TestConcurrentGetsFetchOnce(t *testing.T) {
-	const ps = 64
+// TestConcurrentReadsFetchOnce: Readers of one version that miss the same page at
+// once share one fetch, and its error too.
+func TestConcurrentReadsFetchOnce(t *testing.T) {
+	const ps, size = 64, 4 * 64
 	tests := []struct {
 		name    string
 		waiters int
@@ -23,62 +24,57 @@ func TestConcurrentGetsFetchOnce(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(8*ps, ps, 10*time.Second)
-			key := PageKey{Object: "o", Version: "v", Index: 2}
-			want := content(key, ps)
-			errBoom := errors.New("boom")
-			release := make(chan struct{})
-			var calls atomic.Int32
-			fetch := func(context.Context) ([]byte, error) {
-				calls.Add(1)
-				<-release // hold the fetch until every Get is waiting on it
-				if tt.fail {
-					return nil, errBoom
-				}
-				return bytes.Clone(want), nil
+			c := mustCache(t, 8*ps, Options{PageSize: ps, FetchTimeout: 10 * time.Second})
+			f := newRangeFake(size, 0)
+			want := f.ref[2*ps : 3*ps]
+			if tt.fail {
+				f.fail = errors.New("boom")
 			}
+			release := make(chan struct{})
+			f.hold = release // hold the fetch until every read is waiting on it
 
 			var wg sync.WaitGroup
 			results := make([][]byte, tt.waiters)
 			errs := make([]error, tt.waiters)
 			for i := range tt.waiters {
-				wg.Go(func() { results[i], errs[i] = c.Get(context.Background(), key, fetch) })
+				wg.Go(func() {
+					dst := make([]byte, ps)
+					n, err := c.NewReader("o", "v", size, f.fetch).ReadAt(context.Background(), dst, 2*ps)
+					results[i], errs[i] = dst[:n], err
+				})
 			}
-			// Every Get counts its miss before it parks on the flight.
-			waitFor(t, "all Gets to wait", func() bool { return c.Stats().Misses == int64(tt.waiters) })
+			waitFor(t, "all reads to wait", func() bool { return waiting(c, "o", "v", 2) == tt.waiters })
 			close(release)
 			wg.Wait()
 
-			if n := calls.Load(); n != 1 {
+			if n := f.calls.Load(); n != 1 {
 				t.Fatalf("fetch called %d times, want 1", n)
 			}
 			for i := range tt.waiters {
 				if tt.fail {
-					if !errors.Is(errs[i], errBoom) {
-						t.Errorf("waiter %d: err = %v, want boom", i, errs[i])
+					if !errors.Is(errs[i], f.fail) || len(results[i]) != 0 {
+						t.Errorf("waiter %d: %d bytes, err = %v, want boom", i, len(results[i]), errs[i])
 					}
 					continue
 				}
 				if errs[i] != nil || !bytes.Equal(results[i], want) {
-					t.Errorf("waiter %d: got %q, %v", i, results[i], errs[i])
+					t.Errorf("waiter %d: %d bytes, %v, or wrong data", i, len(results[i]), errs[i])
 				}
 			}
-			s := c.Stats()
-			if s.Fetches != 1 || s.Hits != 0 {
-				t.Errorf("Stats = %+v, want 1 fetch and no hits", s)
-			}
-			if wantPages := map[bool]int{false: 1, true: 0}[tt.fail]; s.Pages != wantPages {
-				t.Errorf("Pages = %d, want %d", s.Pages, wantPages)
+			if pages, _ := contents(t, c); peek(c, "o", "v", 2) == tt.fail || pages != map[bool]int{false: 1, true: 0}[tt.fail] {
+				t.Errorf("%d pages cached; want the page cached unless its fetch failed", pages)
 			}
 		})
 	}
 }
 
+// TestCancelledWaiter: a read that gives up (its ctx done) returns at once, and the
+// fetch it waited for, even one it started, goes on for the others and fills the cache.
 func TestCancelledWaiter(t *testing.T) {
-	const ps = 64
+	const ps, size = 64, 64
 	tests := []struct {
 		name string
-		// cancelledStarts: the Get that gives up is the one whose miss started
+		// cancelledStarts: the read that gives up is the one whose miss started
 		// the fetch (so the fetch must not be tied to its ctx).
 		cancelledStarts bool
 		deadline        bool // give up by deadline instead of cancel
@@ -90,20 +86,10 @@ func TestCancelledWaiter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := New(8*ps, ps, 10*time.Second)
-			key := PageKey{Object: "o", Version: "v", Index: 0}
-			want := content(key, ps)
+			c := mustCache(t, 8*ps, Options{PageSize: ps, FetchTimeout: 10 * time.Second})
+			f := newRangeFake(size, 0)
 			release := make(chan struct{})
-			var calls atomic.Int32
-			fetch := func(ctx context.Context) ([]byte, error) {
-				calls.Add(1)
-				select {
-				case <-release:
-					return bytes.Clone(want), nil
-				case <-ctx.Done():
-					return nil, ctx.Err() // would mean the fetch was cancelled with a caller
-				}
-			}
+			f.hold = release // a fetch whose ctx ends returns its error: it would fail the read that stays
 
 			var ctx context.Context
 			var cancel context.CancelFunc
@@ -118,88 +104,106 @@ func TestCancelledWaiter(t *testing.T) {
 				b   []byte
 				err error
 			}
+			read := func(ctx context.Context, out chan<- result) {
+				dst := make([]byte, ps)
+				n, err := c.NewReader("o", "v", size, f.fetch).ReadAt(ctx, dst, 0)
+				out <- result{dst[:n], err}
+			}
 			gone, stays := make(chan result, 1), make(chan result, 1)
-			startGone := func() {
-				go func() { b, err := c.Get(ctx, key, fetch); gone <- result{b, err} }()
-			}
-			startStays := func() {
-				go func() { b, err := c.Get(context.Background(), key, fetch); stays <- result{b, err} }()
-			}
-			if tt.cancelledStarts {
-				startGone()
-				waitFor(t, "first miss", func() bool { return c.Stats().Misses == 1 })
-				startStays()
-			} else {
-				startStays()
-				waitFor(t, "first miss", func() bool { return c.Stats().Misses == 1 })
-				startGone()
-			}
-			waitFor(t, "both waiting", func() bool { return c.Stats().Misses == 2 })
-
-			if !tt.deadline {
+			waiters := func(n int) func() bool { return func() bool { return waiting(c, "o", "v", 0) == n } }
+			switch {
+			case tt.deadline:
+				// The deadline may pass at any time: let the other read join the
+				// fetch once the starter has given up, so that it can only be the
+				// same fetch that answers it.
+				go read(ctx, gone)
+				waitFor(t, "the first read", waiters(1))
+			case tt.cancelledStarts:
+				go read(ctx, gone)
+				waitFor(t, "the first read", waiters(1))
+				go read(context.Background(), stays)
+				waitFor(t, "both reads", waiters(2))
+				cancel()
+			default:
+				go read(context.Background(), stays)
+				waitFor(t, "the first read", waiters(1))
+				go read(ctx, gone)
+				waitFor(t, "both reads", waiters(2))
 				cancel()
 			}
 			r := <-gone
-			if !errors.Is(r.err, tt.wantErr) || r.b != nil {
-				t.Fatalf("interrupted Get = %q, %v; want %v", r.b, r.err, tt.wantErr)
+			if !errors.Is(r.err, tt.wantErr) || len(r.b) != 0 {
+				t.Fatalf("interrupted read = %d bytes, %v; want %v", len(r.b), r.err, tt.wantErr)
+			}
+			if tt.deadline {
+				if waiting(c, "o", "v", 0) != 0 {
+					t.Fatal("the fetch did not outlive the read that started it")
+				}
+				go read(context.Background(), stays)
+				waitFor(t, "the second read", waiters(1))
 			}
 			select {
 			case r := <-stays:
-				t.Fatalf("other waiter returned early: %q, %v", r.b, r.err)
+				t.Fatalf("other read returned early: %d bytes, %v", len(r.b), r.err)
 			default:
 			}
 
 			close(release)
 			r = <-stays
-			if r.err != nil || !bytes.Equal(r.b, want) {
-				t.Fatalf("other waiter got %q, %v", r.b, r.err)
+			if r.err != nil || !bytes.Equal(r.b, f.ref) {
+				t.Fatalf("other read got %d bytes, %v, or wrong data", len(r.b), r.err)
 			}
-			// The shared fetch filled the cache: a new Get is a hit.
-			got, err := c.Get(context.Background(), key, func(context.Context) ([]byte, error) {
+			// The shared fetch filled the cache: a new read is a hit.
+			dst := make([]byte, ps)
+			n, err := c.NewReader("o", "v", size, func(context.Context, int64, int64) ([]byte, error) {
 				t.Error("unexpected fetch after the shared one filled the cache")
 				return nil, errors.New("unexpected")
-			})
-			if err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("Get after fill = %q, %v", got, err)
+			}).ReadAt(context.Background(), dst, 0)
+			if err != nil || !bytes.Equal(dst[:n], f.ref) {
+				t.Fatalf("read after fill = %d, %v, or wrong data", n, err)
 			}
-			if n := calls.Load(); n != 1 {
+			if n := f.calls.Load(); n != 1 {
 				t.Errorf("fetch called %d times, want 1", n)
 			}
-			if s := c.Stats(); s.Hits != 1 || s.Pages != 1 {
-				t.Errorf("Stats = %+v, want 1 hit and 1 page", s)
+			if pages, _ := contents(t, c); pages != 1 {
+				t.Errorf("%d pages cached, want 1", pages)
 			}
 		})
 	}
 }
 
+// TestCancelledFetchNotStarted: a read whose ctx is done starts no fetch, but is
+// served from the cache, where no waiting is involved.
 func TestCancelledFetchNotStarted(t *testing.T) {
-	c := New(1024, 64, time.Second)
+	c := mustCache(t, 1024, Options{PageSize: 64})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	calls := 0
-	_, err := c.Get(ctx, PageKey{Object: "o"}, fixed([]byte("x"), &calls))
-	if !errors.Is(err, context.Canceled) {
+	f := newRangeFake(10, 0)
+	dst := make([]byte, 10)
+	if _, err := c.NewReader("o", "v", 10, f.fetch).ReadAt(ctx, dst, 0); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want Canceled", err)
 	}
-	if calls != 0 || c.Stats().Fetches != 0 {
-		t.Errorf("a Get whose ctx was already done started a fetch")
+	if f.calls.Load() != 0 {
+		t.Errorf("a read whose ctx was already done started a fetch")
 	}
-	// A hit is served even with a done ctx: no waiting is involved.
-	if _, err := c.Get(context.Background(), PageKey{Object: "o"}, fixed([]byte("x"), nil)); err != nil {
+	if _, err := c.NewReader("o", "v", 10, f.fetch).ReadAt(context.Background(), dst, 0); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := c.Get(ctx, PageKey{Object: "o"}, nil); err != nil || string(b) != "x" {
-		t.Errorf("hit with done ctx = %q, %v", b, err)
+	clear(dst)
+	if n, err := c.NewReader("o", "v", 10, nil).ReadAt(ctx, dst, 0); err != nil || !bytes.Equal(dst[:n], f.ref) {
+		t.Errorf("hit with done ctx = %d, %v, or wrong data", n, err)
 	}
 }
 
 type ctxKey struct{}
 
+// TestFetchContextIsDetached: a fetch runs on a context of its own, bounded by the
+// fetch timeout, that carries nothing of the read that started it.
 func TestFetchContextIsDetached(t *testing.T) {
 	const timeout = 5 * time.Second
-	c := New(1024, 64, timeout)
+	c := mustCache(t, 1024, Options{PageSize: 64, FetchTimeout: timeout})
 	ctx := context.WithValue(context.Background(), ctxKey{}, "request")
-	_, err := c.Get(ctx, PageKey{Object: "o"}, func(fctx context.Context) ([]byte, error) {
+	_, err := c.NewReader("o", "v", 1, func(fctx context.Context, _, _ int64) ([]byte, error) {
 		if fctx.Value(ctxKey{}) != nil {
 			t.Error("fetch context carries the caller's values")
 		}
@@ -208,50 +212,45 @@ func TestFetchContextIsDetached(t *testing.T) {
 			t.Errorf("fetch context deadline = %v, %v; want within %v", dl, ok, timeout)
 		}
 		return []byte("x"), nil
-	})
+	}).ReadAt(ctx, make([]byte, 1), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
-// TestHammer mixes Gets, ReadAts and Forgets on a tiny cache for the race
+// TestHammer reads one object from many goroutines through a tiny cache, some
+// through one shared Reader, some through a new Reader each time, for the race
 // detector, and checks the byte accounting afterwards.
 func TestHammer(t *testing.T) {
 	const ps = 32
-	c := New(5*ps, ps, time.Second)
-	ref := make([]byte, 20*ps+7)
-	for i := range ref {
-		ref[i] = byte(i * 7)
-	}
-	pageFetch := func(i int64) FetchFunc {
-		return func(context.Context) ([]byte, error) {
-			return bytes.Clone(ref[i*ps : min(int64(len(ref)), (i+1)*ps)]), nil
-		}
-	}
+	c := mustCache(t, 5*ps, Options{PageSize: ps, FetchTimeout: time.Second, ReadAheadBlock: 2 * ps})
+	f := newRangeFake(20*ps+7, 0)
+	size := int64(len(f.ref))
+	shared := c.NewReader("o", "v", size, f.fetch)
 	var wg sync.WaitGroup
 	for g := range 16 {
 		wg.Go(func() {
 			for j := range 200 {
-				off := int64((g*131 + j*17) % len(ref))
+				off := int64((g*131 + j*17) % len(f.ref))
 				dst := make([]byte, (g*7+j)%(3*ps))
-				n, err := c.ReadAt(context.Background(), "o", "v", int64(len(ref)), dst, off, pageFetch)
+				r := shared
+				if g%2 == 1 {
+					r = c.NewReader("o", "v", size, f.fetch)
+				}
+				n, err := r.ReadAt(context.Background(), dst, off)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if !bytes.Equal(dst[:n], ref[off:off+int64(n)]) {
+				if !bytes.Equal(dst[:n], f.ref[off:off+int64(n)]) {
 					t.Errorf("ReadAt(%d, %d) mismatch", off, len(dst))
 					return
-				}
-				if j%50 == 0 {
-					c.Forget("o")
 				}
 			}
 		})
 	}
 	wg.Wait()
-	s := c.Stats()
-	if s.Bytes != sumBytes(c) || s.Pages > 5 || s.Bytes > 5*ps {
-		t.Errorf("Stats = %+v, pages hold %d bytes", s, sumBytes(c))
+	if pages, b := contents(t, c); pages > 5 || b > 5*ps {
+		t.Errorf("%d pages of %d bytes cached, more than 5 pages", pages, b)
 	}
 }

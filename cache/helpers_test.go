@@ -3,10 +3,93 @@ package cache
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"errors"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// rangeFake is an object served by ranges, as a RangeFunc, recording its calls.
+type rangeFake struct {
+	ref   []byte
+	delay time.Duration
+
+	calls, bytes      atomic.Int64
+	active, maxActive atomic.Int64
+
+	mu     sync.Mutex
+	lens   []int64         // length asked by each call
+	fail   error           // returned by every call while set
+	hold   chan struct{}   // if set, every call waits for it to be closed (or its ctx to end)
+	cut    int64           // bytes to drop from the end of every answer
+	pad    int64           // bytes to add to the end of every answer
+	failAt map[int64]error // by offset asked: error returned by that call
+	cutAt  map[int64]int64 // by offset asked: bytes to drop from the end of that answer
+}
+
+func newRangeFake(size int64, delay time.Duration) *rangeFake {
+	ref := make([]byte, size)
+	rand.NewChaCha8([32]byte{byte(size), byte(size >> 8), byte(size >> 16)}).Read(ref)
+	return &rangeFake{ref: ref, delay: delay}
+}
+
+func (f *rangeFake) fetch(ctx context.Context, off, length int64) ([]byte, error) {
+	f.calls.Add(1)
+	a := f.active.Add(1)
+	defer f.active.Add(-1)
+	for {
+		m := f.maxActive.Load()
+		if a <= m || f.maxActive.CompareAndSwap(m, a) {
+			break
+		}
+	}
+	f.mu.Lock()
+	f.lens = append(f.lens, length)
+	fail, cut, pad, hold := f.fail, f.cut+f.cutAt[off], f.pad, f.hold
+	if err := f.failAt[off]; err != nil {
+		fail = err
+	}
+	f.mu.Unlock()
+	if f.delay > 0 {
+		select {
+		case <-time.After(f.delay):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if fail != nil {
+		return nil, fail
+	}
+	if off < 0 || length < 0 || off+length > int64(len(f.ref)) {
+		return nil, errors.New("range outside the object")
+	}
+	// A copy: the cache zeroes what it is handed.
+	b := append(bytes.Clone(f.ref[off:off+length-min(cut, length)]), make([]byte, pad)...)
+	f.bytes.Add(int64(len(b)))
+	return b, nil
+}
+
+func (f *rangeFake) lengths() []int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]int64(nil), f.lens...)
+}
+
+// waitGoroutines waits until no more goroutines run than at baseline.
+func waitGoroutines(t *testing.T, baseline int) {
+	t.Helper()
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= baseline })
+}
 
 // waitFor polls cond until it holds, failing the test after a few seconds.
 // Tests use it to know that every goroutine is parked on a flight before they
@@ -22,49 +105,76 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// content makes recognizable page bytes for a key.
-func content(key PageKey, n int) []byte {
-	b := bytes.Repeat([]byte(fmt.Sprintf("%s|%s|%d|", key.Object, key.Version, key.Index)), n+1)
-	return b[:n]
-}
-
-// fixed returns a FetchFunc that returns a copy of b and counts its calls.
-func fixed(b []byte, calls *int) FetchFunc {
-	return func(context.Context) ([]byte, error) {
-		if calls != nil {
-			*calls++
-		}
-		return bytes.Clone(b), nil
+func mustCache(t testing.TB, capacity int64, opts Options) *PageCache {
+	t.Helper()
+	c, err := NewWithOptions(capacity, opts)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(c.Close)
+	return c
 }
 
-// sumBytes recomputes the byte count from the cached slots themselves, to
-// check the incremental accounting.
-func sumBytes(c *PageCache) int64 {
+// contents returns how many pages the cache holds and their bytes, as it counts
+// them; it reports an error if that count is not what the slots hold (read-ahead
+// may store pages at any time, so both are taken at one instant).
+func contents(t testing.TB, c *PageCache) (pages int, bytes int64) {
+	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var n int64
-	for _, i := range c.index {
-		n += int64(c.slots[i].n)
-	}
-	return n
-}
-
-// accounting returns the byte count and what the cached slots hold, at one
-// instant (read-ahead may store pages at any time).
-func accounting(c *PageCache) (counted, held int64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	var held int64
 	for _, i := range c.index {
 		held += int64(c.slots[i].n)
 	}
-	return c.bytes, held
+	if held != c.bytes {
+		t.Errorf("the cache counts %d bytes but its pages hold %d", c.bytes, held)
+	}
+	return len(c.index), c.bytes
 }
 
 // peek reports whether a page is cached, without touching the LRU order.
-func (c *PageCache) peek(key PageKey) bool {
+func peek(c *PageCache, object, version string, idx int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.index[key]
+	_, ok := c.index[PageKey{Object: object, Version: version, Index: idx}]
 	return ok
+}
+
+// slotOf returns the arena slot holding a page, or -1.
+func slotOf(c *PageCache, object, version string, idx int64) int32 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if i, ok := c.index[PageKey{Object: object, Version: version, Index: idx}]; ok {
+		return i
+	}
+	return -1
+}
+
+// waiting returns how many reads wait for the fetch of a page (its flight's
+// references, less the runner's), or -1 if the page is not being fetched.
+func waiting(c *PageCache, object, version string, idx int64) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fl := c.flights[PageKey{Object: object, Version: version, Index: idx}]
+	if fl == nil {
+		return -1
+	}
+	return int(fl.refs.Load()) - 1
+}
+
+// readAheadStarted reports whether any Reader of c has started a read-ahead fetch.
+func readAheadStarted(c *PageCache) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.raInflightMax > 0
+}
+
+// allZero reports whether b holds only zeros.
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
 }

@@ -7,50 +7,21 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// refFetcher serves pages of ref and records how many fetches run at once.
-type refFetcher struct {
-	ref       []byte
-	ps        int64
-	calls     atomic.Int64
-	active    atomic.Int64
-	maxActive atomic.Int64
-	delay     time.Duration
-	fail      map[int64]error // page index -> error to return
-	short     map[int64]int   // page index -> bytes to drop from the end
+// onePagePerFetch makes every fetch of a Reader's own reads cover one page, and turns
+// read-ahead off, so that a read of n missing pages makes n fetches.
+func onePagePerFetch(ps int) Options {
+	return Options{PageSize: ps, ReadAheadBlock: int64(ps), NoReadAhead: true, FetchTimeout: 10 * time.Second}
 }
 
-func (f *refFetcher) pageFetch(i int64) FetchFunc {
-	return func(context.Context) ([]byte, error) {
-		f.calls.Add(1)
-		a := f.active.Add(1)
-		defer f.active.Add(-1)
-		for {
-			m := f.maxActive.Load()
-			if a <= m || f.maxActive.CompareAndSwap(m, a) {
-				break
-			}
-		}
-		if f.delay > 0 {
-			time.Sleep(f.delay)
-		}
-		if err := f.fail[i]; err != nil {
-			return nil, err
-		}
-		lo := i * f.ps
-		hi := min(int64(len(f.ref)), lo+f.ps)
-		if lo > hi {
-			lo = hi
-		}
-		return bytes.Clone(f.ref[lo : hi-int64(f.short[i])]), nil
-	}
-}
-
-func TestReadAtRandom(t *testing.T) {
+// TestRandomReads: random reads, some at or past the end, some through a cache far
+// smaller than the object, return the object's bytes, clipped to its end, never write
+// past that, keep the cache within its capacity, and have at most
+// maxParallelFetches fetches in flight each.
+func TestRandomReads(t *testing.T) {
 	tests := []struct {
 		name     string
 		pageSize int
@@ -67,17 +38,14 @@ func TestReadAtRandom(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(tt.size), uint64(tt.pageSize)))
-			ref := make([]byte, tt.size)
-			for i := range ref {
-				ref[i] = byte(rng.UintN(256))
-			}
-			f := &refFetcher{ref: ref, ps: int64(tt.pageSize)}
-			c := New(tt.capPages*int64(tt.pageSize), tt.pageSize, 10*time.Second)
+			f := newRangeFake(tt.size, 0)
+			c := mustCache(t, tt.capPages*int64(tt.pageSize), onePagePerFetch(tt.pageSize))
+			r := c.NewReader("obj", "v1", tt.size, f.fetch)
 			for range 300 {
 				off := rng.Int64N(tt.size + int64(tt.pageSize) + 2) // sometimes at or past EOF
-				n := rng.IntN(5*tt.pageSize + 3)
+				n := rng.IntN(12*tt.pageSize + 3)
 				dst := bytes.Repeat([]byte{0xEE}, n)
-				got, err := c.ReadAt(context.Background(), "obj", "v1", tt.size, dst, off, f.pageFetch)
+				got, err := r.ReadAt(context.Background(), dst, off)
 				if err != nil {
 					t.Fatalf("ReadAt(off %d, len %d): %v", off, n, err)
 				}
@@ -88,7 +56,7 @@ func TestReadAtRandom(t *testing.T) {
 				if int64(got) != want {
 					t.Fatalf("ReadAt(off %d, len %d) = %d bytes, want %d", off, n, got, want)
 				}
-				if want > 0 && !bytes.Equal(dst[:got], ref[off:off+want]) {
+				if want > 0 && !bytes.Equal(dst[:got], f.ref[off:off+want]) {
 					t.Fatalf("ReadAt(off %d, len %d): data differs from reference", off, n)
 				}
 				for i, b := range dst[got:] {
@@ -96,9 +64,8 @@ func TestReadAtRandom(t *testing.T) {
 						t.Fatalf("ReadAt(off %d, len %d) wrote past the clipped end at %d", off, n, got+i)
 					}
 				}
-				s := c.Stats()
-				if s.Pages > int(tt.capPages) || s.Bytes > tt.capPages*int64(tt.pageSize) {
-					t.Fatalf("cache over capacity: %+v", s)
+				if pages, b := contents(t, c); pages > int(tt.capPages) || b > tt.capPages*int64(tt.pageSize) {
+					t.Fatalf("cache over capacity: %d pages, %d bytes", pages, b)
 				}
 			}
 			if m := f.maxActive.Load(); m > maxParallelFetches {
@@ -108,18 +75,16 @@ func TestReadAtRandom(t *testing.T) {
 	}
 }
 
-func TestReadAtFetchesConcurrently(t *testing.T) {
+// TestReadFetchesConcurrently: the fetches of one read run at once, up to
+// maxParallelFetches; a read of cached pages fetches nothing.
+func TestReadFetchesConcurrently(t *testing.T) {
 	const ps = 16
 	const pages = 30
-	ref := make([]byte, ps*pages)
-	for i := range ref {
-		ref[i] = byte(i)
-	}
-	f := &refFetcher{ref: ref, ps: ps, delay: 20 * time.Millisecond}
-	c := New(ps*pages, ps, 10*time.Second)
-	dst := make([]byte, len(ref))
-	n, err := c.ReadAt(context.Background(), "o", "v", int64(len(ref)), dst, 0, f.pageFetch)
-	if err != nil || n != len(ref) || !bytes.Equal(dst, ref) {
+	f := newRangeFake(ps*pages, 20*time.Millisecond)
+	c := mustCache(t, ps*pages, onePagePerFetch(ps))
+	dst := make([]byte, len(f.ref))
+	n, err := c.NewReader("o", "v", int64(len(f.ref)), f.fetch).ReadAt(context.Background(), dst, 0)
+	if err != nil || n != len(f.ref) || !bytes.Equal(dst, f.ref) {
 		t.Fatalf("ReadAt = %d, %v", n, err)
 	}
 	if m := f.maxActive.Load(); m < 2 || m > maxParallelFetches {
@@ -128,24 +93,23 @@ func TestReadAtFetchesConcurrently(t *testing.T) {
 	if c := f.calls.Load(); c != pages {
 		t.Errorf("fetches = %d, want %d", c, pages)
 	}
-	// Second read: all hits, no fetch, and pageFetch not even consulted.
+	// Second read, by another Reader: all hits, and its fetch is not even called.
 	called := false
-	n, err = c.ReadAt(context.Background(), "o", "v", int64(len(ref)), dst, 5, func(int64) FetchFunc {
+	n, err = c.NewReader("o", "v", int64(len(f.ref)), func(context.Context, int64, int64) ([]byte, error) {
 		called = true
-		return nil
-	})
-	if err != nil || n != len(ref)-5 || called {
-		t.Errorf("cached ReadAt = %d, %v, pageFetch called %v", n, err, called)
+		return nil, errors.New("unexpected")
+	}).ReadAt(context.Background(), dst, 5)
+	if err != nil || n != len(f.ref)-5 || called {
+		t.Errorf("cached ReadAt = %d, %v, fetch called %v", n, err, called)
 	}
 }
 
-func TestReadAtErrors(t *testing.T) {
+// TestReadErrorsPerPage: when some pages of a read fail, the read returns the bytes
+// before the lowest failed page, which are valid, and that page's error; failed and
+// short pages are not cached.
+func TestReadErrorsPerPage(t *testing.T) {
 	const ps = 10
 	const size = 95 // pages 0..9, the last one 5 bytes
-	ref := make([]byte, size)
-	for i := range ref {
-		ref[i] = byte('a' + i%26)
-	}
 	errBoom := errors.New("boom")
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -154,8 +118,8 @@ func TestReadAtErrors(t *testing.T) {
 		ctx    context.Context
 		off    int64
 		n      int
-		fail   map[int64]error
-		short  map[int64]int
+		fail   map[int64]error // by page
+		short  map[int64]int64 // by page: bytes missing
 		wantN  int
 		wantIs error  // nil: no error
 		wantIn string // substring of the error
@@ -170,8 +134,8 @@ func TestReadAtErrors(t *testing.T) {
 		{"middle page fails", nil, 3, 40, map[int64]error{2: errBoom}, nil, 17, errBoom, ""},
 		{"lowest failure wins", nil, 3, 40, map[int64]error{2: errBoom, 3: io.ErrClosedPipe}, nil, 17, errBoom, ""},
 		{"single page fails", nil, 3, 4, map[int64]error{0: errBoom}, nil, 0, errBoom, ""},
-		{"short middle page", nil, 0, 50, nil, map[int64]int{1: 3}, 10, io.ErrUnexpectedEOF, "page 1"},
-		{"short last page", nil, 80, 20, nil, map[int64]int{9: 1}, 10, io.ErrUnexpectedEOF, "page 9"},
+		{"short middle page", nil, 0, 50, nil, map[int64]int64{1: 3}, 10, io.ErrUnexpectedEOF, "page 1"},
+		{"short last page", nil, 80, 20, nil, map[int64]int64{9: 1}, 10, io.ErrUnexpectedEOF, "page 9"},
 		{"cancelled", cancelled, 3, 40, nil, nil, 0, context.Canceled, ""},
 	}
 	for _, tt := range tests {
@@ -180,10 +144,17 @@ func TestReadAtErrors(t *testing.T) {
 			if ctx == nil {
 				ctx = context.Background()
 			}
-			f := &refFetcher{ref: ref, ps: ps, fail: tt.fail, short: tt.short}
-			c := New(100*ps, ps, 10*time.Second)
+			f := newRangeFake(size, 0)
+			f.failAt, f.cutAt = map[int64]error{}, map[int64]int64{}
+			for i, err := range tt.fail {
+				f.failAt[i*ps] = err
+			}
+			for i, cut := range tt.short {
+				f.cutAt[i*ps] = cut
+			}
+			c := mustCache(t, 100*ps, onePagePerFetch(ps))
 			dst := make([]byte, tt.n)
-			n, err := c.ReadAt(ctx, "obj", "v", size, dst, tt.off, f.pageFetch)
+			n, err := c.NewReader("obj", "v", size, f.fetch).ReadAt(ctx, dst, tt.off)
 			if n != tt.wantN {
 				t.Errorf("n = %d, want %d", n, tt.wantN)
 			}
@@ -197,39 +168,15 @@ func TestReadAtErrors(t *testing.T) {
 			case tt.wantIn != "" && (err == nil || !strings.Contains(err.Error(), tt.wantIn)):
 				t.Errorf("err = %v, want one mentioning %q", err, tt.wantIn)
 			}
-			if n > 0 && !bytes.Equal(dst[:n], ref[tt.off:tt.off+int64(n)]) {
-				t.Errorf("the %d bytes reported are not the reference", n)
+			if n > 0 && !bytes.Equal(dst[:n], f.ref[tt.off:tt.off+int64(n)]) {
+				t.Errorf("the %d bytes reported are not the object's", n)
 			}
 			// Failed and short pages are not left in the cache.
 			for i := range int64(10) {
-				if ok := c.peek(PageKey{Object: "obj", Version: "v", Index: i}); ok && (tt.fail[i] != nil || tt.short[i] != 0) {
+				if peek(c, "obj", "v", i) && (tt.fail[i] != nil || tt.short[i] != 0) {
 					t.Errorf("bad page %d is cached", i)
 				}
 			}
 		})
-	}
-}
-
-func TestReadAtVersionsDistinct(t *testing.T) {
-	const ps = 8
-	v1 := []byte("version one, the old content of it")
-	v2 := []byte("VERSION TWO, NEW!")
-	fetcher := func(ref []byte) func(int64) FetchFunc {
-		return (&refFetcher{ref: ref, ps: ps}).pageFetch
-	}
-	c := New(64*ps, ps, time.Second)
-	tests := []struct {
-		version string
-		ref     []byte
-	}{{"e1", v1}, {"e2", v2}, {"e1", v1}, {"e2", v2}}
-	for _, tt := range tests {
-		dst := make([]byte, 64)
-		n, err := c.ReadAt(context.Background(), "o", tt.version, int64(len(tt.ref)), dst, 0, fetcher(tt.ref))
-		if err != nil || !bytes.Equal(dst[:n], tt.ref) {
-			t.Errorf("version %s: got %q, %v; want %q", tt.version, dst[:n], err, tt.ref)
-		}
-	}
-	if s := c.Stats(); s.Fetches != int64((len(v1)+ps-1)/ps+(len(v2)+ps-1)/ps) {
-		t.Errorf("Fetches = %d: each version's pages should be fetched once", s.Fetches)
 	}
 }
