@@ -89,7 +89,7 @@ func TestNew(t *testing.T) {
 			}
 		})
 	}
-	if _, err := NewWithOptions(1<<20, Options{PageSize: -1}); err == nil {
+	if _, err := New(1<<20, Options{PageSize: -1}); err == nil {
 		t.Error("negative page size accepted")
 	}
 }
@@ -180,7 +180,7 @@ func TestPageZeroedWhenItLeaves(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewWithOptions(4*ps, Options{PageSize: ps, FetchTimeout: time.Second, NoReadAhead: true})
+			c, err := New(4*ps, Options{PageSize: ps, FetchTimeout: time.Second, NoReadAhead: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func TestPinnedPageNotEvicted(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewWithOptions(tt.pages*ps, Options{PageSize: ps, FetchTimeout: time.Second, NoReadAhead: true})
+			c, err := New(tt.pages*ps, Options{PageSize: ps, FetchTimeout: time.Second, NoReadAhead: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,8 +240,8 @@ func TestPinnedPageNotEvicted(t *testing.T) {
 			slotMem := mem[int(slotA)*ps : (int(slotA)+1)*ps]
 			pinned, resume := make(chan struct{}), make(chan struct{})
 			var first atomic.Bool
-			c.testHookPinned = func(k PageKey) {
-				if k.Object == "a" && first.CompareAndSwap(false, true) {
+			c.testHookPinned = func(k pageKey) {
+				if k.object == "a" && first.CompareAndSwap(false, true) {
 					close(pinned)
 					<-resume
 				}
@@ -320,7 +320,7 @@ func TestPinStress(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := NewWithOptions(tt.pages*int64(tt.pageSize), Options{PageSize: tt.pageSize, FetchTimeout: 10 * time.Second,
+			c, err := New(tt.pages*int64(tt.pageSize), Options{PageSize: tt.pageSize, FetchTimeout: 10 * time.Second,
 				ReadAheadBlock: 2 * int64(tt.pageSize)})
 			if err != nil {
 				t.Fatal(err)
@@ -371,7 +371,7 @@ func TestPinStress(t *testing.T) {
 
 func TestClose(t *testing.T) {
 	const ps = 16
-	c, err := NewWithOptions(8*ps, Options{PageSize: ps, FetchTimeout: time.Minute})
+	c, err := New(8*ps, Options{PageSize: ps, FetchTimeout: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,7 +411,7 @@ func TestClose(t *testing.T) {
 
 func ExamplePageCache_NewReader() {
 	obj := bytes.Repeat([]byte("0123456789"), 100_000) // 1,000,000 bytes
-	c, err := NewWithOptions(64<<20, Options{PageSize: 64 << 10, FetchTimeout: time.Minute})
+	c, err := New(64<<20, Options{PageSize: 64 << 10, FetchTimeout: time.Minute})
 	if err != nil {
 		panic(err)
 	}

@@ -8,8 +8,8 @@
 // exist nowhere but in the process that holds the key. The arena is allocated
 // once, outside the Go heap (an anonymous private mapping, on Linux), locked
 // in RAM where RLIMIT_MEMLOCK allows (see Locked) and excluded from core dumps.
-// A page is zeroed as soon as it leaves the cache (evicted, forgotten, or at
-// Close), and bytes handed over by a fetch are zeroed once copied.
+// A page is zeroed as soon as it leaves the cache (evicted, dropped as short, or
+// at Close), and bytes handed over by a fetch are zeroed once copied.
 //
 // Because leaving zeroes a page, a page is pinned while a reader copies from
 // it, and eviction skips pinned pages.
@@ -22,7 +22,6 @@ import (
 	"math"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -50,21 +49,13 @@ const minWindowPages = 4
 // ErrClosed is returned by reads on a PageCache after Close.
 var ErrClosed = errors.New("cache: closed")
 
-// PageKey names one page of one version of one object. Version is the ETag: a new ETag is a new page set,
-// so a reader never mixes two versions.
-type PageKey struct {
-	Object  string // full object key in the bucket
-	Version string // ETag
-	Index   int64  // page number: offset / page size
+// pageKey names one page of one version of one object. Version is the ETag: a new
+// ETag is a new page set, so a reader never mixes two versions.
+type pageKey struct {
+	object  string // full object key in the bucket
+	version string // ETag
+	index   int64  // page number: offset / page size
 }
-
-// FetchFunc fetches a page's bytes (len <= pageSize; shorter only for the last page of an object).
-// It receives a context that is NOT the caller's request context: a page fetch is shared by every waiter,
-// so one waiter being interrupted must not cancel it for the others.
-//
-// The returned slice is handed over to the cache: the FetchFunc must not keep or modify it afterwards. The cache
-// copies it into its arena and then zeroes it.
-type FetchFunc func(ctx context.Context) ([]byte, error)
 
 // Options configure a PageCache. The zero value means every default.
 type Options struct {
@@ -118,18 +109,16 @@ type PageCache struct {
 	free     []int32             // free slots (fully zero)
 	head     int32               // most recently used cached slot, -1 if none
 	tail     int32               // least recently used cached slot, -1 if none
-	index    map[PageKey]int32   // cached pages
-	flights  map[PageKey]*flight // pages being fetched
+	index    map[pageKey]int32   // cached pages
+	flights  map[pageKey]*flight // pages being fetched
 	bytes    int64               // sum of n of cached slots
 	pinned   int                 // sum of pins
 
 	raInflight    int64 // read-ahead bytes being fetched, over all Readers
 	raInflightMax int64 // high-water mark of raInflight, for tests
 
-	hits, misses, fetches, rangeFetches, fetchedBytes, readAheadBytes atomic.Int64
-
 	// testHookPinned, if set, runs after a cached page is pinned and before it is copied.
-	testHookPinned func(PageKey)
+	testHookPinned func(pageKey)
 }
 
 type slotState uint8
@@ -144,35 +133,20 @@ const (
 // slot is one page of the arena.
 type slot struct {
 	data       []byte // the arena page, len pageSize
-	key        PageKey
+	key        pageKey
 	n          int // bytes of data in use
 	pins       int32
 	state      slotState
 	prev, next int32 // LRU links (towards head, towards tail)
 }
 
-// New makes a cache holding at most capacity bytes of pages of pageSize bytes each (capacity/pageSize pages, at least 1).
-// fetchTimeout bounds each shared fetch (its ctx is context.Background() with that timeout); a fetchTimeout <= 0
-// means no timeout. New panics if pageSize <= 0, which is a programming error, or if the arena cannot be mapped;
-// NewWithOptions returns that error instead.
+// New makes a cache of capacity bytes (capacity/PageSize pages, at least 1) in an arena mapped now, outside
+// the Go heap. It fails if the arena cannot be mapped, or if opts.PageSize is negative. Call Close to zero and
+// unmap the arena; a PageCache that becomes unreachable unmaps it too.
 //
-// If capacity is smaller than pageSize the cache still holds one page: a cache that can hold nothing would turn
-// every read into a fetch and ReadAt could not make progress page by page.
-func New(capacity int64, pageSize int, fetchTimeout time.Duration) *PageCache {
-	if pageSize <= 0 {
-		panic(fmt.Sprintf("cache: page size %d is not positive", pageSize))
-	}
-	c, err := NewWithOptions(capacity, Options{PageSize: pageSize, FetchTimeout: fetchTimeout})
-	if err != nil {
-		panic(err.Error())
-	}
-	return c
-}
-
-// NewWithOptions makes a cache of capacity bytes (capacity/PageSize pages, at least 1) in an arena mapped
-// now, outside the Go heap. It fails if the arena cannot be mapped, or if opts.PageSize is negative. Call Close
-// to zero and unmap the arena; a PageCache that becomes unreachable unmaps it too.
-func NewWithOptions(capacity int64, opts Options) (*PageCache, error) {
+// If capacity is smaller than a page the cache still holds one page: a cache that can hold nothing would turn
+// every read into a fetch, and a read could not make progress page by page.
+func New(capacity int64, opts Options) (*PageCache, error) {
 	ps := opts.PageSize
 	if ps == 0 {
 		ps = DefaultPageSize
@@ -201,8 +175,8 @@ func NewWithOptions(capacity int64, opts Options) (*PageCache, error) {
 		free:         make([]int32, 0, n),
 		head:         -1,
 		tail:         -1,
-		index:        make(map[PageKey]int32),
-		flights:      make(map[PageKey]*flight),
+		index:        make(map[pageKey]int32),
+		flights:      make(map[pageKey]*flight),
 	}
 	c.unpinned.L = &c.mu
 	c.base, c.cancel = context.WithCancel(context.Background())
@@ -256,81 +230,6 @@ func (c *PageCache) PageSize() int { return c.pageSize }
 // CAP_IPC_LOCK), plaintext pages may be written to swap: the caller should log a warning once.
 func (c *PageCache) Locked() bool { return c.locked }
 
-// Get returns a copy of the page's bytes: from the cache on a hit; on a miss it calls fetch once however many
-// goroutines ask for the same key concurrently (single flight), stores the result (errors are NOT cached), and
-// returns it. If ctx is done before the shared fetch finishes, Get returns ctx.Err() for this caller while the fetch
-// goes on for the others (and still fills the cache). If ctx is already done on a miss and no fetch of the key is
-// in progress, Get returns ctx.Err() without starting one.
-//
-// The returned slice is the caller's (a fresh copy, on the Go heap: zero it when done if that matters).
-//
-// Deprecated: use ReadAt or a Reader, which copy into the caller's buffer without an allocation.
-func (c *PageCache) Get(ctx context.Context, key PageKey, fetch FetchFunc) ([]byte, error) {
-	src := &source{object: key.Object, version: key.Version, size: -1, maxRun: 1,
-		fetch: func(ctx context.Context, first, _ int64) ([]byte, error) {
-			if fetch == nil {
-				return nil, errNoFetch
-			}
-			return fetch(ctx)
-		}}
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil, ErrClosed
-	}
-	if i, ok := c.index[key]; ok {
-		s := c.pinLocked(i)
-		c.mu.Unlock()
-		out := make([]byte, s.n)
-		copy(out, s.data[:s.n])
-		c.unpin(i, false)
-		return out, nil
-	}
-	c.misses.Add(1)
-	fl := c.flights[key]
-	if fl == nil {
-		if err := ctx.Err(); err != nil {
-			// Nobody is waiting for this page and the only asker has given up:
-			// don't spend a GET on it.
-			c.mu.Unlock()
-			return nil, err
-		}
-		fl = c.startLocked(src, key.Index, 1, 0, nil)
-	}
-	fl.refs.Add(1)
-	c.mu.Unlock()
-	defer fl.release()
-	if err := fl.wait(ctx); err != nil {
-		return nil, err
-	}
-	page := fl.page(key.Index, c.pageSize)
-	out := make([]byte, len(page))
-	copy(out, page)
-	return out, nil
-}
-
-// Forget drops every cached page of object (any version), zeroing it; used when an object is known to have
-// changed. A page being copied by a reader is zeroed as soon as that copy is done. Fetches of object already in
-// progress still answer their waiters, but their results are not stored, and a read after Forget starts a fresh
-// fetch rather than joining one that began before it.
-func (c *PageCache) Forget(object string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// A scan is O(pages in cache), fine for an operation that happens on
-	// writes/invalidations, and it avoids keeping a second index in sync.
-	for k, i := range c.index {
-		if k.Object == object {
-			c.removeLocked(i)
-		}
-	}
-	for k, fl := range c.flights {
-		if k.Object == object {
-			fl.forgotten = true
-			delete(c.flights, k)
-		}
-	}
-}
-
 // Close stops every fetch (their contexts are cancelled) and waits for them to end, waits for copies in
 // progress, zeroes every page and unmaps the arena. Reads after Close fail with ErrClosed; Readers stop
 // reading ahead. Close is idempotent.
@@ -342,10 +241,6 @@ func (c *PageCache) Close() {
 	}
 	c.closed = true
 	c.cancel()
-	for k, fl := range c.flights {
-		fl.forgotten = true
-		delete(c.flights, k)
-	}
 	c.mu.Unlock()
 
 	c.wg.Wait() // fetches end promptly: their contexts are cancelled
@@ -360,41 +255,6 @@ func (c *PageCache) Close() {
 	}
 	c.slots, c.free = nil, nil
 	c.mem.release()
-}
-
-// Stats for tests and logs.
-type Stats struct {
-	Hits, Misses, Fetches int64
-	Pages                 int
-	Bytes                 int64
-	// MaxPages is the number of pages of the arena: capacity / page size, at least 1.
-	MaxPages int
-	// RangeFetches counts fetches made for Readers (RangeFunc calls): each is one ranged
-	// GET that may cover several pages.
-	RangeFetches int64
-	// FetchedBytes counts the bytes returned by every fetch.
-	FetchedBytes int64
-	// ReadAheadBytes counts the bytes returned by read-ahead fetches.
-	ReadAheadBytes int64
-}
-
-// Stats returns counters since New (Hits, Misses: page lookups, including those made by reads; Fetches: FetchFunc and
-// RangeFunc calls) and the current content of the cache (Pages, Bytes).
-func (c *PageCache) Stats() Stats {
-	c.mu.Lock()
-	pages, b := len(c.index), c.bytes
-	c.mu.Unlock()
-	return Stats{
-		Hits:           c.hits.Load(),
-		Misses:         c.misses.Load(),
-		Fetches:        c.fetches.Load(),
-		Pages:          pages,
-		Bytes:          b,
-		MaxPages:       c.maxPages,
-		RangeFetches:   c.rangeFetches.Load(),
-		FetchedBytes:   c.fetchedBytes.Load(),
-		ReadAheadBytes: c.readAheadBytes.Load(),
-	}
 }
 
 // --- slots: LRU list, pinning, eviction. Everything here runs with c.mu held, except unpin.
@@ -435,7 +295,6 @@ func (c *PageCache) pinLocked(i int32) *slot {
 		c.unlinkLocked(i)
 		c.pushFrontLocked(i)
 	}
-	c.hits.Add(1)
 	return s
 }
 
@@ -476,7 +335,7 @@ func (c *PageCache) removeLocked(i int32) {
 func (c *PageCache) freeLocked(i int32) {
 	s := &c.slots[i]
 	clear(s.data[:s.n])
-	s.n, s.key, s.state = 0, PageKey{}, slotFree
+	s.n, s.key, s.state = 0, pageKey{}, slotFree
 	c.free = append(c.free, i)
 }
 
@@ -497,7 +356,7 @@ func (c *PageCache) reserveLocked() int32 {
 			delete(c.index, s.key)
 			c.unlinkLocked(i)
 			c.bytes -= int64(s.n)
-			s.key, s.state = PageKey{}, slotReserved
+			s.key, s.state = pageKey{}, slotReserved
 			return i
 		}
 	}
@@ -515,12 +374,10 @@ func (c *PageCache) fill(i int32, page []byte) {
 	s.n = n
 }
 
-// publishLocked makes filled slot i the cached page key, most recently used.
-func (c *PageCache) publishLocked(i int32, key PageKey) {
-	if old, ok := c.index[key]; ok {
-		// Forget retired a flight and a second one for the same key raced it.
-		c.removeLocked(old)
-	}
+// publishLocked makes filled slot i the cached page key, most recently used. The
+// page is not cached already: a flight is started only for a page that is neither
+// cached nor being fetched, and stays registered until it publishes.
+func (c *PageCache) publishLocked(i int32, key pageKey) {
 	s := &c.slots[i]
 	s.key, s.state = key, slotCached
 	c.index[key] = i

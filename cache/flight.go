@@ -2,29 +2,21 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync/atomic"
 )
 
-var errNoFetch = errors.New("no fetch function")
-
-// fetcher fetches pages [first, first+n) of one object version: n*pageSize bytes,
-// fewer only at the end of the object.
-type fetcher func(ctx context.Context, first, n int64) ([]byte, error)
-
-// source is what a read reads: one version of one object and how to fetch its pages.
+// source is what a Reader reads: one version of one object, its size, and how to
+// fetch a range of it.
 type source struct {
 	object, version string
-	size            int64 // bytes; -1 if unknown (Get): then a page is whatever its fetch returns
-	fetch           fetcher
-	maxRun          int64 // most pages one fetch may cover (1: FetchFunc, one page per call)
-	ranged          bool  // fetch is a RangeFunc: count it in RangeFetches
+	size            int64
+	fetch           RangeFunc
 }
 
-func (s *source) key(idx int64) PageKey {
-	return PageKey{Object: s.object, Version: s.version, Index: idx}
+func (s *source) key(idx int64) pageKey {
+	return pageKey{object: s.object, version: s.version, index: idx}
 }
 
 // flight is one shared fetch of a run of pages [first, first+n). It is registered in
@@ -45,10 +37,6 @@ type flight struct {
 	buf  []byte
 	err  error
 	refs atomic.Int32
-
-	// forgotten is set (under PageCache.mu) by Forget or Close: the object changed
-	// while this fetch was running, so its result may be stale and must not be cached.
-	forgotten bool
 }
 
 // startLocked registers a flight for pages [first, first+n) of src and starts its fetch;
@@ -67,10 +55,6 @@ func (c *PageCache) startLocked(src *source, first, n, raBytes int64, onDone fun
 	for i := range n {
 		c.flights[src.key(first+i)] = fl
 	}
-	c.fetches.Add(1)
-	if src.ranged {
-		c.rangeFetches.Add(1)
-	}
 	c.wg.Add(1)
 	go c.run(fl)
 	return fl
@@ -81,10 +65,6 @@ func (c *PageCache) run(fl *flight) {
 	defer c.wg.Done()
 	buf, err := c.fetch(fl)
 	c.store(fl, buf, err)
-	c.fetchedBytes.Add(int64(len(buf)))
-	if fl.raBytes > 0 {
-		c.readAheadBytes.Add(int64(len(buf)))
-	}
 	fl.buf, fl.err = buf, err
 	// onDone (a Reader's read-ahead) runs before the waiters wake: the reader that
 	// was waiting for this block finds the next one already on its way.
@@ -111,16 +91,12 @@ func (c *PageCache) store(fl *flight, buf []byte, err error) {
 	ps := int64(c.pageSize)
 	var res []reserved
 	c.mu.Lock()
-	if err == nil && !fl.forgotten && !c.closed { // errors are never cached: the next read retries
+	if err == nil && !c.closed { // errors are never cached: the next read retries
 		for i := range fl.n {
 			idx := fl.first + i
 			page := fl.pageOf(buf, idx, c.pageSize)
-			if fl.src.size >= 0 {
-				want := max(0, min(ps, fl.src.size-idx*ps))
-				if int64(len(page)) < want {
-					continue // short: the read that needs it reports the error
-				}
-				page = page[:want]
+			if int64(len(page)) < min(ps, fl.src.size-idx*ps) {
+				continue // short: the read that needs it reports the error
 			}
 			slot := c.reserveLocked()
 			if slot < 0 {
@@ -139,13 +115,10 @@ func (c *PageCache) store(fl *flight, buf []byte, err error) {
 	defer c.mu.Unlock()
 	c.raInflight -= fl.raBytes
 	for i := range fl.n {
-		key := fl.src.key(fl.first + i)
-		if c.flights[key] == fl { // Forget may have retired us already
-			delete(c.flights, key)
-		}
+		delete(c.flights, fl.src.key(fl.first+i))
 	}
 	for _, r := range res {
-		if fl.forgotten || c.closed { // while filling
+		if c.closed { // while filling
 			c.freeLocked(r.slot)
 			continue
 		}
@@ -153,8 +126,8 @@ func (c *PageCache) store(fl *flight, buf []byte, err error) {
 	}
 }
 
-// fetch calls the flight's fetcher with a context of its own, bounded by the fetch
-// timeout and cancelled by Close, and checks what it returns.
+// fetch calls the source's RangeFunc for the flight's pages, with a context of its
+// own, bounded by the fetch timeout and cancelled by Close, and checks what it returns.
 func (c *PageCache) fetch(fl *flight) (buf []byte, err error) {
 	ctx, cancel := c.base, context.CancelFunc(func() {})
 	if c.fetchTimeout > 0 {
@@ -181,28 +154,23 @@ func (c *PageCache) fetch(fl *flight) (buf []byte, err error) {
 		}
 	}()
 
-	buf, err = fl.src.fetch(ctx, fl.first, fl.n)
+	if fl.src.fetch == nil {
+		return nil, fmt.Errorf("cache: no fetch function for %s of %q", what, fl.src.object)
+	}
+	ps := int64(c.pageSize)
+	off := fl.first * ps
+	want := min(fl.n*ps, fl.src.size-off)
+	buf, err = fl.src.fetch(ctx, off, want)
 	if err != nil {
 		clear(buf) // handed over, and of no use
-		if errors.Is(err, errNoFetch) {
-			return nil, fmt.Errorf("cache: no fetch function for %s of %q", what, fl.src.object)
-		}
 		return nil, fmt.Errorf("cache: fetch of %s of %q: %w", what, fl.src.object, err)
 	}
 	// The byte bound of the cache is pages x pageSize, so a bigger page would
 	// break it. Name the page, never its content (it is plaintext).
-	ps := int64(c.pageSize)
-	if fl.src.ranged {
-		want := min(fl.n*ps, fl.src.size-fl.first*ps)
-		if int64(len(buf)) > want {
-			clear(buf)
-			return nil, fmt.Errorf("cache: fetch of %s of %q returned %d bytes, more than the %d asked",
-				what, fl.src.object, len(buf), want)
-		}
-	} else if int64(len(buf)) > fl.n*ps {
+	if int64(len(buf)) > want {
 		clear(buf)
-		return nil, fmt.Errorf("cache: fetch of %s of %q returned %d bytes, more than the page size %d",
-			what, fl.src.object, len(buf), c.pageSize)
+		return nil, fmt.Errorf("cache: fetch of %s of %q returned %d bytes, more than the %d asked",
+			what, fl.src.object, len(buf), want)
 	}
 	return buf, nil
 }

@@ -107,7 +107,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func mustCache(t testing.TB, capacity int64, opts Options) *PageCache {
 	t.Helper()
-	c, err := NewWithOptions(capacity, opts)
+	c, err := New(capacity, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func contents(t testing.TB, c *PageCache) (pages int, bytes int64) {
 func peek(c *PageCache, object, version string, idx int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, ok := c.index[PageKey{Object: object, Version: version, Index: idx}]
+	_, ok := c.index[pageKey{object, version, idx}]
 	return ok
 }
 
@@ -144,7 +144,7 @@ func peek(c *PageCache, object, version string, idx int64) bool {
 func slotOf(c *PageCache, object, version string, idx int64) int32 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if i, ok := c.index[PageKey{Object: object, Version: version, Index: idx}]; ok {
+	if i, ok := c.index[pageKey{object, version, idx}]; ok {
 		return i
 	}
 	return -1
@@ -155,7 +155,7 @@ func slotOf(c *PageCache, object, version string, idx int64) int32 {
 func waiting(c *PageCache, object, version string, idx int64) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	fl := c.flights[PageKey{Object: object, Version: version, Index: idx}]
+	fl := c.flights[pageKey{object, version, idx}]
 	if fl == nil {
 		return -1
 	}

@@ -10,28 +10,6 @@ import (
 // latency for a large read, few enough that one big read does not flood the bucket.
 const maxParallelFetches = 8
 
-// ReadAt copies object bytes [off, off+len(dst)) into dst using pages of PageSize, calling pageFetch(index) to make the
-// FetchFunc of a missing page; size is the object's size (reads are clipped to it). Returns bytes copied (short only at EOF)
-// and the first error. Pages of one ReadAt that are missing are fetched concurrently (at most 8 at once), one FetchFunc
-// call per page; a Reader (NewReader) fetches adjacent missing pages with one ranged fetch, and reads ahead.
-//
-// Details: a read that is short because it reaches size returns a nil error (like a FUSE read, unlike io.ReaderAt),
-// and a read at or past size returns 0, nil. On error, n counts the bytes of dst before the first failed page, which
-// are valid, and the error is that of the lowest failed page. pageFetch is called only for pages that are actually
-// fetched, possibly from several goroutines at once, so it must be safe for concurrent use. A page shorter than the
-// object size implies is reported as an error wrapping io.ErrUnexpectedEOF and is not cached.
-func (c *PageCache) ReadAt(ctx context.Context, object, version string, size int64, dst []byte, off int64, pageFetch func(index int64) FetchFunc) (int, error) {
-	src := &source{object: object, version: version, size: size, maxRun: 1,
-		fetch: func(ctx context.Context, first, _ int64) ([]byte, error) {
-			f := pageFetch(first)
-			if f == nil {
-				return nil, errNoFetch
-			}
-			return f(ctx)
-		}}
-	return c.read(ctx, src, dst, off)
-}
-
 // part is one page of a read, as planned: cached (fl == nil, err == nil), being
 // fetched (fl, on which the read holds a reference), or not to be fetched (err).
 type part struct {
@@ -40,28 +18,16 @@ type part struct {
 	err error
 }
 
-// read copies bytes [off, off+len(dst)) of src into dst, clipped to src.size.
+// read copies bytes [off, end) of src into dst, which is that long; the range is
+// not empty and within the object. It returns the bytes copied: on error, those of
+// the pages before the first that failed.
 //
 // It works in batches: under c.mu it plans the pages from the first not yet
 // copied, joining flights of pages being fetched and starting flights for runs of
-// missing pages (up to src.maxRun pages each, at most maxParallelFetches new ones
+// missing pages (up to c.runPages pages each, at most maxParallelFetches new ones
 // per batch), then copies the batch in order, each cached page under a pin and each
 // fetched page from its flight's bytes.
-func (c *PageCache) read(ctx context.Context, src *source, dst []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, fmt.Errorf("cache: read of %q at negative offset %d", src.object, off)
-	}
-	if src.size < 0 {
-		return 0, fmt.Errorf("cache: read of %q with negative size %d", src.object, src.size)
-	}
-	if off >= src.size || len(dst) == 0 {
-		return 0, nil
-	}
-	// end = min(off+len(dst), size), written so that it cannot overflow.
-	end := src.size
-	if int64(len(dst)) < src.size-off {
-		end = off + int64(len(dst))
-	}
+func (c *PageCache) read(ctx context.Context, src *source, dst []byte, off, end int64) (int, error) {
 	ps := int64(c.pageSize)
 	first, last := off/ps, (end-1)/ps
 
@@ -108,7 +74,6 @@ func (c *PageCache) plan(ctx context.Context, src *source, from, last int64) ([]
 			idx++
 			continue
 		}
-		c.misses.Add(1)
 		if fl := c.flights[key]; fl != nil {
 			fl.refs.Add(1)
 			parts = append(parts, part{idx: idx, fl: fl})
@@ -120,14 +85,12 @@ func (c *PageCache) plan(ctx context.Context, src *source, from, last int64) ([]
 			return append(parts, part{idx: idx, err: err}), nil
 		}
 		if started == maxParallelFetches {
-			c.misses.Add(-1) // counted again by the next batch
 			break
 		}
 		n := int64(1)
-		for n < src.maxRun && idx+n <= last && c.missingLocked(src.key(idx+n)) {
+		for n < c.runPages && idx+n <= last && c.missingLocked(src.key(idx+n)) {
 			n++
 		}
-		c.misses.Add(n - 1)
 		fl := c.startLocked(src, idx, n, 0, nil)
 		fl.refs.Add(int32(n))
 		for i := range n {
@@ -140,7 +103,7 @@ func (c *PageCache) plan(ctx context.Context, src *source, from, last int64) ([]
 }
 
 // missingLocked reports whether a page is neither cached nor being fetched.
-func (c *PageCache) missingLocked(key PageKey) bool {
+func (c *PageCache) missingLocked(key pageKey) bool {
 	if _, ok := c.index[key]; ok {
 		return false
 	}
@@ -165,8 +128,7 @@ func (c *PageCache) copyPart(ctx context.Context, src *source, p part, dst []byt
 	}
 	i, ok := c.index[key]
 	if !ok {
-		// Evicted or forgotten since plan: fetch it (or join whoever does).
-		c.misses.Add(1)
+		// Evicted or dropped since plan: fetch it (or join whoever does).
 		fl := c.flights[key]
 		if fl == nil {
 			if err := ctx.Err(); err != nil {
@@ -187,9 +149,9 @@ func (c *PageCache) copyPart(ctx context.Context, src *source, p part, dst []byt
 	// The pin keeps s.data from being zeroed or reused until unpin; s.n does not
 	// change while the slot is cached.
 	if int64(s.n) < hi {
-		// The page and the size disagree (size stale, or the page came from Get,
-		// which does not know the size). Drop the page so that the error is not
-		// sticky, as errors are not cached either.
+		// The page and the size disagree: two Readers of one version were given
+		// different sizes, one of them stale. Drop the page so that the error is
+		// not sticky, as errors are not cached either.
 		err := shortPage(src, p.idx, s.n, hi)
 		c.unpin(i, true)
 		return err

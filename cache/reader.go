@@ -7,14 +7,16 @@ import (
 	"sync"
 )
 
-// RangeFunc fetches bytes [off, off+length) of one version of an object (shorter only at its end).
-// Like a FetchFunc it runs on a context of its own (not a reader's), and the slice it returns is handed
-// over to the cache, which zeroes it once copied.
+// RangeFunc fetches bytes [off, off+length) of one version of an object: exactly length bytes, as the
+// cache asks only for bytes within the size the Reader was given. It runs on a context of its own, not
+// the context of the read that needed it: a fetch is shared by every read waiting for its pages, so one
+// of them being interrupted must not cancel it for the others. The slice it returns is handed over to the
+// cache, which zeroes it once copied: the RangeFunc must not keep or modify it afterwards.
 type RangeFunc func(ctx context.Context, off, length int64) ([]byte, error)
 
 // Reader reads one version of one object through the cache, detecting sequential access and reading ahead.
-// Pages are shared with every other reader of the same version (they are keyed by PageKey). A Reader is safe
-// for concurrent use: the kernel sends the reads of one open file concurrently.
+// Pages are shared with every other Reader of the same version (they are keyed by object, version and page
+// number). A Reader is safe for concurrent use: the kernel sends the reads of one open file concurrently.
 //
 // A read is sequential if it starts within SequentialGap of where the latest one ended (or, once reads are
 // sequential, up to a read-ahead block before: the kernel sends several reads of a file at once). After two
@@ -23,9 +25,8 @@ type RangeFunc func(ctx context.Context, off, length int64) ([]byte, error)
 // and doubles each time the reader enters a new block, up to the largest window. A read that is not
 // sequential resets the window: it fetches only the pages it needs (adjacent missing pages in one fetch).
 type Reader struct {
-	c    *PageCache
-	src  source
-	size int64
+	c   *PageCache
+	src source
 
 	// block, window and maxWindow are bytes, multiples of the page size; block is 0
 	// without read-ahead.
@@ -46,39 +47,38 @@ type Reader struct {
 // NewReader returns a Reader of version of object, whose size is size, fetching with fetch. Close it when the
 // file is closed.
 func (c *PageCache) NewReader(object, version string, size int64, fetch RangeFunc) *Reader {
-	r := &Reader{c: c, size: size, block: c.raBlock, maxWindow: c.raMax, parallel: c.raParallel}
-	ps := int64(c.pageSize)
-	r.src = source{object: object, version: version, size: size, maxRun: c.runPages, ranged: true,
-		fetch: func(ctx context.Context, first, n int64) ([]byte, error) {
-			if fetch == nil {
-				return nil, errNoFetch
-			}
-			off := first * ps
-			return fetch(ctx, off, min(n*ps, size-off))
-		}}
-	return r
+	return &Reader{
+		c:     c,
+		src:   source{object: object, version: version, size: size, fetch: fetch},
+		block: c.raBlock, maxWindow: c.raMax, parallel: c.raParallel,
+	}
 }
 
 // ReadAt copies object bytes [off, off+len(dst)) into dst, with FUSE semantics: the count is short only at the
-// end of the object, and a read at or after it returns 0, nil. On error, n counts the bytes of dst before the
-// first page that failed, which are valid. ctx bounds only this caller's wait: fetches go on for the others.
-// A ReadAt after Close still reads, without reading ahead.
+// end of the object (unlike io.ReaderAt, with a nil error), and a read at or after it returns 0, nil. On error,
+// n counts the bytes of dst before the first page that failed, which are valid, and the error is that page's.
+// A page shorter than the size implies is reported as an error wrapping io.ErrUnexpectedEOF. Errors are not
+// cached: the next read of the page fetches it again. ctx bounds only this caller's wait: fetches go on for
+// the others. A ReadAt after Reader.Close still reads, without reading ahead; after PageCache.Close it fails
+// with ErrClosed.
 func (r *Reader) ReadAt(ctx context.Context, dst []byte, off int64) (int, error) {
+	size := r.src.size
 	if off < 0 {
 		return 0, fmt.Errorf("cache: read of %q at negative offset %d", r.src.object, off)
 	}
-	if r.size < 0 {
-		return 0, fmt.Errorf("cache: read of %q with negative size %d", r.src.object, r.size)
+	if size < 0 {
+		return 0, fmt.Errorf("cache: read of %q with negative size %d", r.src.object, size)
 	}
-	if off >= r.size || len(dst) == 0 {
+	if off >= size || len(dst) == 0 {
 		return 0, nil
 	}
-	end := r.size
-	if int64(len(dst)) < r.size-off {
+	// end = min(off+len(dst), size), written so that it cannot overflow.
+	end := size
+	if int64(len(dst)) < size-off {
 		end = off + int64(len(dst))
 	}
 	r.observe(off, end)
-	return r.c.read(ctx, &r.src, dst, off)
+	return r.c.read(ctx, &r.src, dst[:end-off], off, end)
 }
 
 // Close stops the Reader's read-ahead. Fetches in flight may finish and fill the cache (they are
@@ -141,9 +141,9 @@ func (r *Reader) readAheadLocked() {
 		return
 	}
 	ps := int64(r.c.pageSize)
-	target := min(r.lastEnd+r.window, r.size)
+	target := min(r.lastEnd+r.window, r.src.size)
 	for b := max(r.raNext, r.lastOff/r.block*r.block); b < target && r.inflight < r.parallel; {
-		bEnd := min(b+r.block, r.size)
+		bEnd := min(b+r.block, r.src.size)
 		n, err := r.c.startRange(&r.src, b/ps, (bEnd+ps-1)/ps, r.fetched)
 		if err != nil {
 			return // closed, or over budget: the next read or fetch done tries again
@@ -183,7 +183,7 @@ func (c *PageCache) startRange(src *source, from, to int64, onDone func()) (int,
 			continue
 		}
 		n := int64(1)
-		for n < src.maxRun && idx+n < to && c.missingLocked(src.key(idx+n)) {
+		for n < c.runPages && idx+n < to && c.missingLocked(src.key(idx+n)) {
 			n++
 		}
 		runs = append(runs, run{idx, n})

@@ -562,7 +562,7 @@ func TestCloseStopsReadAhead(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			baseline := runtime.NumGoroutine()
-			c, err := NewWithOptions(128<<20, Options{PageSize: ps, FetchTimeout: time.Minute})
+			c, err := New(128<<20, Options{PageSize: ps, FetchTimeout: time.Minute})
 			if err != nil {
 				t.Fatal(err)
 			}

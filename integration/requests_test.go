@@ -114,7 +114,11 @@ func (f *fixture) mountInProcess(keys *keysrc.Keyring, wrap func(http.RoundTripp
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	tree := fs.New(fs.BucketStore(store), cache.New(64<<20, 1<<20, time.Minute), fs.Options{})
+	pages, err := cache.New(64<<20, cache.Options{PageSize: 1 << 20, FetchTimeout: time.Minute})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	tree := fs.New(fs.BucketStore(store), pages, fs.Options{})
 	server, err := fs.Mount(mp, tree, fs.MountOptions{FsName: "ssecfs-test"})
 	if err != nil {
 		f.t.Fatal(err)

@@ -92,7 +92,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		abortLeftovers(store, uploadsDir, c, logger)
 	}
 
-	pages, err := cache.NewWithOptions(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute, ReadAheadParallel: readAheadParallel})
+	pages, err := cache.New(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute, ReadAheadParallel: readAheadParallel})
 	if err != nil {
 		return fmt.Errorf("allocating the page cache (--cache-size %v): %w", &c.cacheSize, err)
 	}
