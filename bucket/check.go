@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
 // checkAttempts bounds the tries of the first request.
@@ -60,22 +58,6 @@ func (b *Bucket) fingerprints() []string {
 		fps[i] = k.Fingerprint()
 	}
 	return fps
-}
-
-// blocksSSEC reads the bucket's encryption configuration. Since April 2026 new AWS
-// buckets block SSE-C writes by default; servers without the API just say no, which
-// means no block.
-func (b *Bucket) blocksSSEC(ctx context.Context) bool {
-	out, err := b.client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(b.name)})
-	if err != nil || out.ServerSideEncryptionConfiguration == nil {
-		return false
-	}
-	for _, r := range out.ServerSideEncryptionConfiguration.Rules {
-		if r.BlockedEncryptionTypes != nil && slices.Contains(r.BlockedEncryptionTypes.EncryptionType, types.EncryptionTypeSseC) {
-			return true
-		}
-	}
-	return false
 }
 
 // explain turns a failed first request into a sentence that says what to do.

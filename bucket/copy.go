@@ -26,34 +26,17 @@ func (b *Bucket) Copy(ctx context.Context, src, srcETag string, size int64, dst 
 	if meta != nil {
 		meta, id = withSaveID(meta)
 	}
-	h := b.current()
 	err := b.withKey(ctx, opCopy, src, func(ctx context.Context, s sseC) error {
-		in := &s3.CopyObjectInput{
-			Bucket:                         aws.String(b.name),
-			Key:                            aws.String(dst),
-			CopySource:                     aws.String(copySource(b.name, src)),
-			CopySourceIfMatch:              ifMatch(srcETag),
-			CopySourceSSECustomerAlgorithm: s.Algorithm,
-			CopySourceSSECustomerKey:       s.Key,
-			CopySourceSSECustomerKeyMD5:    s.KeyMD5,
-			SSECustomerAlgorithm:           h.Algorithm,
-			SSECustomerKey:                 h.Key,
-			SSECustomerKeyMD5:              h.KeyMD5,
-			IfMatch:                        cond.ifMatch(),
-			IfNoneMatch:                    cond.ifNoneMatch(),
-		}
+		in := b.copyInput(src, srcETag, dst, s)
+		in.IfMatch = cond.ifMatch()
+		in.IfNoneMatch = cond.ifNoneMatch()
 		if meta != nil {
 			in.MetadataDirective = types.MetadataDirectiveReplace
 			in.Metadata = meta
 		}
-		out, err := b.client.CopyObject(ctx, in)
-		if err != nil {
-			return err
-		}
-		if out.CopyObjectResult != nil {
-			etag = aws.ToString(out.CopyObjectResult.ETag)
-		}
-		return nil
+		var err error
+		etag, err = b.copyObject(ctx, in)
+		return err
 	})
 	if err != nil {
 		var ok bool
@@ -63,6 +46,37 @@ func (b *Bucket) Copy(ctx context.Context, src, srcETag string, size int64, dst 
 	}
 	b.remember(dst, 0)
 	return etag, nil
+}
+
+// copyInput is a keyed CopyObject of version srcETag of src to dst: s, the key that
+// opens the source, goes in the copy-source headers, and the copy is encrypted under
+// the current key. The caller adds the metadata and the conditions on dst.
+func (b *Bucket) copyInput(src, srcETag, dst string, s sseC) *s3.CopyObjectInput {
+	h := b.current()
+	return &s3.CopyObjectInput{
+		Bucket:                         aws.String(b.name),
+		Key:                            aws.String(dst),
+		CopySource:                     aws.String(copySource(b.name, src)),
+		CopySourceIfMatch:              ifMatch(srcETag),
+		CopySourceSSECustomerAlgorithm: s.Algorithm,
+		CopySourceSSECustomerKey:       s.Key,
+		CopySourceSSECustomerKeyMD5:    s.KeyMD5,
+		SSECustomerAlgorithm:           h.Algorithm,
+		SSECustomerKey:                 h.Key,
+		SSECustomerKeyMD5:              h.KeyMD5,
+	}
+}
+
+// copyObject sends in and answers the copy's ETag.
+func (b *Bucket) copyObject(ctx context.Context, in *s3.CopyObjectInput) (string, error) {
+	out, err := b.client.CopyObject(ctx, in)
+	if err != nil {
+		return "", err
+	}
+	if out.CopyObjectResult == nil {
+		return "", nil
+	}
+	return aws.ToString(out.CopyObjectResult.ETag), nil
 }
 
 func (b *Bucket) copyMultipart(ctx context.Context, src, srcETag string, size int64, dst string, meta map[string]string, cond Condition) (string, error) {

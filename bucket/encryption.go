@@ -51,13 +51,30 @@ func (b *Bucket) SSECWrites(ctx context.Context) (SSECWriteState, error) {
 		}
 		return SSECUnknown, &Error{Op: "GetBucketEncryption", Object: b.name, Kind: kindOf(err), Err: err}
 	}
-	if out.ServerSideEncryptionConfiguration == nil {
-		return SSECAllowed, nil
-	}
-	for _, r := range out.ServerSideEncryptionConfiguration.Rules {
-		if r.BlockedEncryptionTypes != nil && slices.Contains(r.BlockedEncryptionTypes.EncryptionType, types.EncryptionTypeSseC) {
-			return SSECBlocked, nil
-		}
+	if blocksSSECWrites(out.ServerSideEncryptionConfiguration) {
+		return SSECBlocked, nil
 	}
 	return SSECAllowed, nil
+}
+
+// blocksSSEC reads the bucket's encryption configuration for Check, which only warns:
+// any failure (servers without the API just say no) counts as no block.
+func (b *Bucket) blocksSSEC(ctx context.Context) bool {
+	out, err := b.client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: aws.String(b.name)})
+	return err == nil && blocksSSECWrites(out.ServerSideEncryptionConfiguration)
+}
+
+// blocksSSECWrites reports whether a rule of c blocks SSE-C writes: its
+// BlockedEncryptionTypes includes SSE-C. Since April 2026 new AWS buckets have such a
+// rule by default. No configuration blocks nothing.
+func blocksSSECWrites(c *types.ServerSideEncryptionConfiguration) bool {
+	if c == nil {
+		return false
+	}
+	for _, r := range c.Rules {
+		if r.BlockedEncryptionTypes != nil && slices.Contains(r.BlockedEncryptionTypes.EncryptionType, types.EncryptionTypeSseC) {
+			return true
+		}
+	}
+	return false
 }

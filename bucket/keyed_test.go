@@ -39,6 +39,8 @@ type s3Object struct {
 	fp   string
 	meta map[string]string
 	mod  time.Time
+	// ctype is the Content-Type, if any.
+	ctype string
 }
 
 // s3Request is what the fake saw of one request.
@@ -190,6 +192,9 @@ func (f *fakeS3) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Accept-Ranges", "bytes")
 	for k, v := range obj.meta {
 		h.Set("X-Amz-Meta-"+k, v)
+	}
+	if obj.ctype != "" {
+		h.Set("Content-Type", obj.ctype)
 	}
 	if obj.fp != "" {
 		h.Set(hdrAlg, "AES256")

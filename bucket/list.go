@@ -24,12 +24,35 @@ type Entry struct {
 // entries in key order and the token of the next page, "" after the last. Listings carry
 // no SSE-C headers: S3 needs none for them. The marker object of prefix itself is left out.
 func (b *Bucket) ListPage(ctx context.Context, prefix, token string) ([]Entry, string, error) {
+	listed, next, err := b.listPage(ctx, prefix, "/", token)
+	if err != nil {
+		return nil, "", err
+	}
+	entries := listed[:0]
+	for _, e := range listed {
+		if !e.Dir && e.Key == prefix {
+			continue
+		}
+		entries = append(entries, e)
+	}
+	// S3 answers objects and common prefixes in two lists; readers want one, in key order.
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
+	return entries, next, nil
+}
+
+// listPage sends one ListObjectsV2 for the keys under prefix, from token ("" for the
+// first page), rolled up at delimiter ("" for none). It answers the common prefixes and
+// then the objects, as S3 sent them, and the token of the next page, "" after the last.
+// Every listing goes through here.
+func (b *Bucket) listPage(ctx context.Context, prefix, delimiter, token string) ([]Entry, string, error) {
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	in := &s3.ListObjectsV2Input{
-		Bucket:    aws.String(b.name),
-		Prefix:    aws.String(prefix),
-		Delimiter: aws.String("/"),
+		Bucket: aws.String(b.name),
+		Prefix: aws.String(prefix),
+	}
+	if delimiter != "" {
+		in.Delimiter = aws.String(delimiter)
 	}
 	if token != "" {
 		in.ContinuationToken = aws.String(token)
@@ -43,23 +66,19 @@ func (b *Bucket) ListPage(ctx context.Context, prefix, token string) ([]Entry, s
 		entries = append(entries, Entry{Key: aws.ToString(p.Prefix), Dir: true})
 	}
 	for _, o := range out.Contents {
-		key := aws.ToString(o.Key)
-		if key == prefix {
-			continue
-		}
 		entries = append(entries, Entry{
-			Key:          key,
+			Key:          aws.ToString(o.Key),
 			Size:         aws.ToInt64(o.Size),
 			ETag:         aws.ToString(o.ETag),
 			LastModified: aws.ToTime(o.LastModified),
 		})
 	}
-	// S3 answers objects and common prefixes in two lists; readers want one, in key order.
-	sort.Slice(entries, func(i, j int) bool { return entries[i].Key < entries[j].Key })
 	next := aws.ToString(out.NextContinuationToken)
 	if !aws.ToBool(out.IsTruncated) {
-		next = ""
-	} else if next == "" || next == token {
+		return entries, "", nil
+	}
+	// A truncated page without a new token would list the same page forever.
+	if next == "" || next == token {
 		return nil, "", &Error{Op: opList, Object: prefix, Err: fmt.Errorf("server returned a truncated listing without a new continuation token")}
 	}
 	return entries, next, nil

@@ -14,12 +14,12 @@ import (
 // Content-Disposition, Content-Encoding, Content-Language) are kept: they are read with
 // a keyed HEAD and sent again with the REPLACE directive, because some servers
 // (SeaweedFS) refuse a copy onto itself with the COPY directive even though the
-// encryption changes. Objects above 5 GiB are copied part by part. It answers the new
-// ETag; a source that changed since etag gives ErrChanged.
+// encryption changes. Objects above 5 GiB are copied part by part, in a multipart
+// upload begun as StartUpload begins one. It answers the new ETag; a source that
+// changed since etag gives ErrChanged.
 func (b *Bucket) Reencrypt(ctx context.Context, object, etag string, size int64) (string, error) {
 	var newETag string
 	var large *s3.HeadObjectOutput
-	h := b.current()
 	err := b.withKey(ctx, opCopy, object, func(ctx context.Context, s sseC) error {
 		head, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{
 			Bucket:               aws.String(b.name),
@@ -32,40 +32,20 @@ func (b *Bucket) Reencrypt(ctx context.Context, object, etag string, size int64)
 		if err != nil {
 			return err
 		}
-		meta := head.Metadata
-		if meta == nil {
-			meta = map[string]string{}
-		}
 		if size > maxCopyObject {
 			large = head // copied below, outside this request's timeout
 			return nil
 		}
-		out, err := b.client.CopyObject(ctx, &s3.CopyObjectInput{
-			Bucket:                         aws.String(b.name),
-			Key:                            aws.String(object),
-			CopySource:                     aws.String(copySource(b.name, object)),
-			CopySourceIfMatch:              ifMatch(etag),
-			CopySourceSSECustomerAlgorithm: s.Algorithm,
-			CopySourceSSECustomerKey:       s.Key,
-			CopySourceSSECustomerKeyMD5:    s.KeyMD5,
-			SSECustomerAlgorithm:           h.Algorithm,
-			SSECustomerKey:                 h.Key,
-			SSECustomerKeyMD5:              h.KeyMD5,
-			MetadataDirective:              types.MetadataDirectiveReplace,
-			Metadata:                       meta,
-			ContentType:                    head.ContentType,
-			CacheControl:                   head.CacheControl,
-			ContentDisposition:             head.ContentDisposition,
-			ContentEncoding:                head.ContentEncoding,
-			ContentLanguage:                head.ContentLanguage,
-		})
-		if err != nil {
-			return err
+		meta := head.Metadata
+		if meta == nil {
+			meta = map[string]string{}
 		}
-		if out.CopyObjectResult != nil {
-			newETag = aws.ToString(out.CopyObjectResult.ETag)
-		}
-		return nil
+		in := b.copyInput(object, etag, object, s)
+		in.MetadataDirective = types.MetadataDirectiveReplace
+		in.Metadata = meta
+		headersOf(head).setCopy(in)
+		newETag, err = b.copyObject(ctx, in)
+		return err
 	})
 	if err != nil {
 		return "", err
@@ -79,23 +59,30 @@ func (b *Bucket) Reencrypt(ctx context.Context, object, etag string, size int64)
 
 // reencryptMultipart is Reencrypt for objects too large for one CopyObject.
 func (b *Bucket) reencryptMultipart(ctx context.Context, object, etag string, size int64, head *s3.HeadObjectOutput) (string, error) {
-	h := b.current()
-	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
-		Bucket:               aws.String(b.name),
-		Key:                  aws.String(object),
-		Metadata:             head.Metadata,
-		ContentType:          head.ContentType,
-		CacheControl:         head.CacheControl,
-		ContentDisposition:   head.ContentDisposition,
-		ContentEncoding:      head.ContentEncoding,
-		ContentLanguage:      head.ContentLanguage,
-		SSECustomerAlgorithm: h.Algorithm,
-		SSECustomerKey:       h.Key,
-		SSECustomerKeyMD5:    h.KeyMD5,
-	})
+	up, err := b.startUpload(ctx, object, head.Metadata, headersOf(head))
 	if err != nil {
-		return "", b.writeError(opCreateMP, object, err)
+		return "", err
 	}
-	up := &Upload{b: b, key: object, id: aws.ToString(out.UploadId), parts: make(map[int32]string)}
 	return up.copyAllAndComplete(ctx, object, etag, size, Condition{IfMatch: etag})
+}
+
+// contentHeaders are the headers of an object's content that S3 keeps beside its user
+// metadata. A copy that replaces the metadata, or a new upload of the same content,
+// sends them again to keep them.
+type contentHeaders struct {
+	contentType, cacheControl, contentDisposition, contentEncoding, contentLanguage *string
+}
+
+func headersOf(head *s3.HeadObjectOutput) contentHeaders {
+	return contentHeaders{head.ContentType, head.CacheControl, head.ContentDisposition, head.ContentEncoding, head.ContentLanguage}
+}
+
+func (c contentHeaders) setCopy(in *s3.CopyObjectInput) {
+	in.ContentType, in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage =
+		c.contentType, c.cacheControl, c.contentDisposition, c.contentEncoding, c.contentLanguage
+}
+
+func (c contentHeaders) setUpload(in *s3.CreateMultipartUploadInput) {
+	in.ContentType, in.CacheControl, in.ContentDisposition, in.ContentEncoding, in.ContentLanguage =
+		c.contentType, c.cacheControl, c.contentDisposition, c.contentEncoding, c.contentLanguage
 }

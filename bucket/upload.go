@@ -30,19 +30,28 @@ type Upload struct {
 
 // StartUpload begins a multipart upload of key under the current key, with user metadata.
 func (b *Bucket) StartUpload(ctx context.Context, key string, meta map[string]string) (*Upload, error) {
+	return b.startUpload(ctx, key, meta, contentHeaders{})
+}
+
+// startUpload is StartUpload with content headers (Content-Type and the like) for the
+// object. Every multipart upload begins here: with a save identifier in its metadata,
+// in the journal, and with the uploads of attempts whose answers were lost aborted.
+func (b *Bucket) startUpload(ctx context.Context, key string, meta map[string]string, headers contentHeaders) (*Upload, error) {
 	meta, saveID := withSaveID(meta)
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
 	h := b.current()
-	sent := time.Now()
-	out, err := b.client.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+	in := &s3.CreateMultipartUploadInput{
 		Bucket:               aws.String(b.name),
 		Key:                  aws.String(key),
 		Metadata:             meta,
 		SSECustomerAlgorithm: h.Algorithm,
 		SSECustomerKey:       h.Key,
 		SSECustomerKeyMD5:    h.KeyMD5,
-	})
+	}
+	headers.setUpload(in)
+	sent := time.Now()
+	out, err := b.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
 		if mayHaveLanded(err) {
 			go b.abortLostUploads(key, "", sent)
