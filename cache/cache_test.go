@@ -12,6 +12,51 @@ import (
 	"time"
 )
 
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name       string
+		capacity   int64
+		opts       Options
+		wantPS     int
+		wantPages  int
+		wantBlock  int64 // read-ahead block; 0: none
+		wantMaxWin int64
+	}{
+		{"exact", 4096, Options{PageSize: 1024}, 1024, 4, 0, 0},
+		{"rounded down", 4095, Options{PageSize: 1024}, 1024, 3, 0, 0},
+		{"smaller than a page", 100, Options{PageSize: 1024}, 1024, 1, 0, 0},
+		{"zero", 0, Options{PageSize: 1024}, 1024, 1, 0, 0},
+		{"negative", -5, Options{PageSize: 1024}, 1024, 1, 0, 0},
+		{"defaults", 256 << 20, Options{}, DefaultPageSize, 2048, DefaultReadAheadBlock, DefaultReadAheadMax},
+		{"window bounded by a quarter", 64 << 20, Options{}, DefaultPageSize, 512, 8 << 20, 16 << 20},
+		{"block bounded by the window", 16 << 20, Options{}, DefaultPageSize, 128, 4 << 20, 4 << 20},
+		{"block rounded to pages", 64 << 20, Options{PageSize: 100 << 10, ReadAheadBlock: 1 << 20}, 100 << 10, 655, 1000 << 10, 16 * 1000 << 10},
+		{"too small to read ahead", 256 << 10, Options{}, DefaultPageSize, 2, 0, 0},
+		{"read-ahead off", 256 << 20, Options{NoReadAhead: true}, DefaultPageSize, 2048, 0, 0},
+		{"max option", 256 << 20, Options{ReadAheadMax: 20 << 20}, DefaultPageSize, 2048, 8 << 20, 16 << 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := mustCache(t, tt.capacity, tt.opts)
+			if c.PageSize() != tt.wantPS || c.maxPages != tt.wantPages || len(c.slots) != tt.wantPages {
+				t.Errorf("page size %d, pages %d (%d slots); want %d, %d", c.PageSize(), c.maxPages, len(c.slots), tt.wantPS, tt.wantPages)
+			}
+			if len(c.mem.mem) != tt.wantPages*tt.wantPS {
+				t.Errorf("arena is %d bytes, want %d", len(c.mem.mem), tt.wantPages*tt.wantPS)
+			}
+			if c.raBlock != tt.wantBlock || c.raMax != tt.wantMaxWin {
+				t.Errorf("read-ahead block %d, max window %d; want %d, %d", c.raBlock, c.raMax, tt.wantBlock, tt.wantMaxWin)
+			}
+			if c.raMax > int64(tt.wantPages*tt.wantPS)/4 {
+				t.Errorf("max window %d is more than a quarter of the cache", c.raMax)
+			}
+		})
+	}
+	if _, err := New(1<<20, Options{PageSize: -1}); err == nil {
+		t.Error("negative page size accepted")
+	}
+}
+
 // TestLRU reads single pages of two objects through a small cache: a page read again
 // is not fetched again while it is cached, and the least recently used page is the
 // one evicted.
@@ -289,5 +334,45 @@ func TestVersionsAreDistinct(t *testing.T) {
 		if got := fetched.Load(); got != int64(tt.wantFetched) {
 			t.Errorf("version %s: %d bytes fetched in all, want %d", tt.version, got, tt.wantFetched)
 		}
+	}
+}
+
+func TestClose(t *testing.T) {
+	const ps = 16
+	c, err := New(8*ps, Options{PageSize: ps, FetchTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newRangeFake(10, 0)
+	r := c.NewReader("o", "v", 10, f.fetch)
+	if _, err := r.ReadAt(context.Background(), make([]byte, 4), 0); err != nil {
+		t.Fatal(err)
+	}
+	// A fetch in flight is cancelled by Close, which waits for it.
+	started := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		slow := c.NewReader("slow", "v", 10, func(ctx context.Context, _, _ int64) ([]byte, error) {
+			close(started)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		})
+		_, err := slow.ReadAt(context.Background(), make([]byte, 4), 0)
+		errc <- err
+	}()
+	<-started
+	c.Close()
+	if err := <-errc; err == nil {
+		t.Error("fetch in flight at Close succeeded")
+	}
+	c.Close() // idempotent
+	if _, err := r.ReadAt(context.Background(), make([]byte, 4), 0); err != ErrClosed {
+		t.Errorf("ReadAt of a cached page after Close: %v, want ErrClosed", err)
+	}
+	if _, err := c.NewReader("o", "v", 10, nil).ReadAt(context.Background(), make([]byte, 4), 0); err != ErrClosed {
+		t.Errorf("ReadAt of a new Reader after Close: %v, want ErrClosed", err)
+	}
+	if pages, b := contents(t, c); pages != 0 || b != 0 {
+		t.Errorf("after Close %d pages, %d bytes", pages, b)
 	}
 }

@@ -1,0 +1,151 @@
+package cache
+
+// The slots of the arena: the LRU list of cached pages, pinning, eviction, and the
+// taking, filling and publishing of a slot for a fetched page. Everything here runs
+// with PageCache.mu held, except unpin (which takes it) and fill (which needs it not:
+// a reserved slot is its filler's alone).
+
+type slotState uint8
+
+const (
+	slotFree     slotState = iota // in free, all zero
+	slotCached                    // in index and in the LRU list
+	slotDoomed                    // out of index and list, still pinned: freed by the last unpin
+	slotReserved                  // taken by a fetch that is copying a page into it
+)
+
+// slot is one page of the arena.
+type slot struct {
+	data       []byte // the arena page, len pageSize
+	key        pageKey
+	n          int // bytes of data in use
+	pins       int32
+	state      slotState
+	prev, next int32 // LRU links (towards head, towards tail)
+}
+
+func (c *PageCache) unlinkLocked(i int32) {
+	s := &c.slots[i]
+	if s.prev >= 0 {
+		c.slots[s.prev].next = s.next
+	} else {
+		c.head = s.next
+	}
+	if s.next >= 0 {
+		c.slots[s.next].prev = s.prev
+	} else {
+		c.tail = s.prev
+	}
+	s.prev, s.next = -1, -1
+}
+
+func (c *PageCache) pushFrontLocked(i int32) {
+	s := &c.slots[i]
+	s.prev, s.next = -1, c.head
+	if c.head >= 0 {
+		c.slots[c.head].prev = i
+	}
+	c.head = i
+	if c.tail < 0 {
+		c.tail = i
+	}
+}
+
+// pinLocked pins cached slot i and marks it most recently used.
+func (c *PageCache) pinLocked(i int32) *slot {
+	s := &c.slots[i]
+	s.pins++
+	c.pinned++
+	if c.head != i {
+		c.unlinkLocked(i)
+		c.pushFrontLocked(i)
+	}
+	return s
+}
+
+// unpin ends a copy from slot i. A slot removed while pinned is zeroed and freed by
+// its last unpin. If drop, the page turned out unusable: remove it from the cache.
+func (c *PageCache) unpin(i int32, drop bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := &c.slots[i]
+	if drop && s.state == slotCached {
+		c.removeLocked(i)
+	}
+	s.pins--
+	c.pinned--
+	if s.pins == 0 && s.state == slotDoomed {
+		c.freeLocked(i)
+	}
+	if c.pinned == 0 && c.closed {
+		c.unpinned.Broadcast()
+	}
+}
+
+// removeLocked takes cached slot i out of the cache: zeroed and freed now, or by its
+// last unpin if a copy is in progress.
+func (c *PageCache) removeLocked(i int32) {
+	s := &c.slots[i]
+	delete(c.index, s.key)
+	c.unlinkLocked(i)
+	c.bytes -= int64(s.n)
+	if s.pins > 0 {
+		s.state = slotDoomed
+		return
+	}
+	c.freeLocked(i)
+}
+
+// freeLocked zeroes slot i and puts it on the free list.
+func (c *PageCache) freeLocked(i int32) {
+	s := &c.slots[i]
+	clear(s.data[:s.n])
+	s.n, s.key, s.state = 0, pageKey{}, slotFree
+	c.free = append(c.free, i)
+}
+
+// reserveLocked takes a slot for a page about to be stored: a free one, else the least
+// recently used unpinned page, evicted. The slot is the caller's until it publishes or
+// frees it; it may still hold n bytes of the evicted page, which the caller zeroes
+// (outside c.mu) as it overwrites them. Returns -1 if every page is pinned.
+func (c *PageCache) reserveLocked() int32 {
+	if n := len(c.free); n > 0 {
+		i := c.free[n-1]
+		c.free = c.free[:n-1]
+		c.slots[i].state = slotReserved
+		return i
+	}
+	for i := c.tail; i >= 0; i = c.slots[i].prev {
+		s := &c.slots[i]
+		if s.pins == 0 {
+			delete(c.index, s.key)
+			c.unlinkLocked(i)
+			c.bytes -= int64(s.n)
+			s.key, s.state = pageKey{}, slotReserved
+			return i
+		}
+	}
+	return -1
+}
+
+// fill writes page into reserved slot i, zeroing what is left of the page it held.
+// It runs without c.mu: nobody else touches a reserved slot.
+func (c *PageCache) fill(i int32, page []byte) {
+	s := &c.slots[i]
+	n := copy(s.data, page)
+	if s.n > n {
+		clear(s.data[n:s.n])
+	}
+	s.n = n
+}
+
+// publishLocked makes filled slot i the cached page key, most recently used. The
+// page is not cached already: a flight is started only for a page that is neither
+// cached nor being fetched, and stays registered until it publishes.
+func (c *PageCache) publishLocked(i int32, key pageKey) {
+	s := &c.slots[i]
+	s.key, s.state = key, slotCached
+	c.index[key] = i
+	c.pushFrontLocked(i)
+	c.bytes += int64(s.n)
+}
