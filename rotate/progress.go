@@ -1,4 +1,4 @@
-package main
+package rotate
 
 import (
 	"fmt"
@@ -8,9 +8,9 @@ import (
 	"time"
 )
 
-// rotateProgress reports how far a rotation is: on a terminal, one line rewritten in
+// progress reports how far a rotation is: on a terminal, one line rewritten in
 // place; otherwise a plain line every few seconds.
-type rotateProgress struct {
+type progress struct {
 	out      io.Writer
 	terminal bool
 	every    time.Duration
@@ -24,8 +24,8 @@ type rotateProgress struct {
 	stopped chan struct{}
 }
 
-func newRotateProgress(out io.Writer, all int, total int64) *rotateProgress {
-	p := &rotateProgress{out: out, all: all, total: total, every: 5 * time.Second,
+func newProgress(out io.Writer, all int, total int64) *progress {
+	p := &progress{out: out, all: all, total: total, every: 5 * time.Second,
 		done: make(chan struct{}), stopped: make(chan struct{})}
 	if f, ok := out.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
@@ -35,7 +35,7 @@ func newRotateProgress(out io.Writer, all int, total int64) *rotateProgress {
 	return p
 }
 
-func (p *rotateProgress) start() {
+func (p *progress) start() {
 	p.began = time.Now()
 	go func() {
 		defer close(p.stopped)
@@ -59,20 +59,20 @@ func (p *rotateProgress) start() {
 	}()
 }
 
-func (p *rotateProgress) add(size int64) {
+func (p *progress) add(size int64) {
 	p.mu.Lock()
 	p.objects++
 	p.bytes += size
 	p.mu.Unlock()
 }
 
-func (p *rotateProgress) stop() {
+func (p *progress) stop() {
 	close(p.done)
 	<-p.stopped
 }
 
 // line is "objects N/M, X/Y, R MiB/s, ETA T".
-func (p *rotateProgress) line() string {
+func (p *progress) line() string {
 	p.mu.Lock()
 	objects, bytes := p.objects, p.bytes
 	p.mu.Unlock()

@@ -1,4 +1,4 @@
-package main
+package rotate
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ func TestHumanBytes(t *testing.T) {
 	}
 }
 
-func TestRotateProgressLine(t *testing.T) {
+func TestProgressLine(t *testing.T) {
 	var buf bytes.Buffer
-	p := newRotateProgress(&buf, 10, 10<<20)
+	p := newProgress(&buf, 10, 10<<20)
 	if p.terminal {
 		t.Fatal("a buffer is not a terminal")
 	}

@@ -20,12 +20,10 @@ import (
 	"github.com/ssecfs/ssecfs/keysrc"
 )
 
-// checkConfig is everything `ssecfs check` was told. The key and endpoint flags are
-// mount's own (see newCheckFlags).
+// checkConfig is everything `ssecfs check` was told.
 type checkConfig struct {
-	m        mountConfig
-	bucket   string
-	prefix   string
+	target
+	bucketFlags
 	readOnly bool
 	sample   int
 }
@@ -48,26 +46,17 @@ const maxUnopened = 20
 // sampleParallel is how many sampled objects are probed at once.
 const sampleParallel = 8
 
-// newCheckFlags registers mount's key and endpoint flags (the same definitions, bound to
-// c.m) plus check's own.
 func newCheckFlags(c *checkConfig) *flag.FlagSet {
-	mfs := newMountFlags(&c.m)
 	fs := flag.NewFlagSet("ssecfs check", flag.ContinueOnError)
-	shared := []string{"key-file", "key-env", "key-command", "endpoint", "region", "profile", "ca-bundle", "insecure-http"}
-	for _, n := range shared {
-		f := mfs.Lookup(n)
-		fs.Var(f.Value, f.Name, f.Usage)
-	}
+	c.bucketFlags.register(fs)
 	fs.BoolVar(&c.readOnly, "read-only", false, "check for a read-only mount: write no probe object, and do not fail\n"+
 		"when the bucket blocks SSE-C writes")
 	fs.IntVar(&c.sample, "sample", 100, "how many objects (`N`) under the prefix to try the keys on")
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprint(out, checkUsage)
-		printFlags(fs, "key-file", "key-env", "key-command")
-		fmt.Fprintln(out, "\nWhere the bucket is:")
-		printFlags(fs, "endpoint", "region", "profile", "ca-bundle", "insecure-http")
-		fmt.Fprintln(out, "\nCredentials come from the standard AWS chain (environment, --profile, SSO, instance role).")
+		printFlags(fs, keyFlagNames...)
+		printWhereFlags(fs)
 		fmt.Fprintln(out, "\nWhat to check:")
 		printFlags(fs, "read-only", "sample")
 	}
@@ -77,15 +66,7 @@ func newCheckFlags(c *checkConfig) *flag.FlagSet {
 func parseCheckArgs(args []string) (*checkConfig, error) {
 	c := &checkConfig{}
 	fs := newCheckFlags(c)
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) != 1 {
-		fs.Usage()
-		return nil, fmt.Errorf("want BUCKET[/PREFIX], got %d argument(s)", len(pos))
-	}
-	if c.bucket, c.prefix, err = parseTarget(pos[0]); err != nil {
+	if _, err := parseCommandLine(fs, args, &c.target); err != nil {
 		return nil, err
 	}
 	if c.sample < 0 {
@@ -152,24 +133,18 @@ func (r *checkReport) finish(c *checkConfig) int {
 }
 
 func (r *checkReport) run(ctx context.Context, c *checkConfig) {
-	keys, err := keysrc.Load(ctx, keysrc.Options{File: c.m.keyFile, Env: c.m.keyEnv, Command: c.m.keyCommand})
+	keys, err := keysrc.Load(ctx, c.keys)
 	if err != nil {
 		r.fail("keys: %v", err)
 		return
 	}
 	r.ok("keys: %s", describeKeyring(keys))
 
-	store, err := bucket.Open(ctx, bucket.Config{
-		Bucket:       c.bucket,
-		Endpoint:     c.m.endpoint,
-		Region:       c.m.region,
-		Profile:      c.m.profile,
-		CABundle:     c.m.caBundle,
-		InsecureHTTP: c.m.insecureHTTP,
-		Keyring:      keys,
-		MaxAttempts:  3,
-		Logger:       slog.New(slog.DiscardHandler), // every finding is printed below instead
-	})
+	cfg := c.config(c.bucket)
+	cfg.Keyring = keys
+	cfg.MaxAttempts = 3
+	cfg.Logger = slog.New(slog.DiscardHandler) // every finding is printed below instead
+	store, err := bucket.Open(ctx, cfg)
 	if err != nil {
 		r.fail("endpoint: %v", err)
 		return
@@ -179,7 +154,7 @@ func (r *checkReport) run(ctx context.Context, c *checkConfig) {
 		return
 	}
 	r.ok("endpoint, credentials, bucket: %s answers, accepts the credentials, and bucket %q can be listed", store.Where(), c.bucket)
-	if c.m.insecureHTTP && strings.HasPrefix(store.Where(), "http:") {
+	if c.insecureHTTP && strings.HasPrefix(store.Where(), "http:") {
 		r.line("warning", "--insecure-http: the keys cross the network in clear; treat them as compromised")
 	}
 

@@ -11,7 +11,7 @@ func TestParseCheckArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.bucket != "bkt" || c.prefix != "some/prefix/" || !c.readOnly || c.sample != 7 || c.m.keyEnv != "K" || c.m.endpoint != "https://x" {
+	if c.bucket != "bkt" || c.prefix != "some/prefix/" || !c.readOnly || c.sample != 7 || c.keys.Env != "K" || c.endpoint != "https://x" {
 		t.Errorf("parsed %+v", c)
 	}
 	if c, _ := parseCheckArgs([]string{"bkt"}); c.sample != 100 || c.prefix != "" {

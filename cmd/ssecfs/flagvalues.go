@@ -104,3 +104,21 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// printFlags prints the named flags in the order given, in the flag package's style.
+func printFlags(fs *flag.FlagSet, names ...string) {
+	for _, n := range names {
+		f := fs.Lookup(n)
+		name, use := flag.UnquoteUsage(f)
+		line := "  --" + f.Name
+		if name != "" {
+			line += " " + name
+		}
+		use = strings.ReplaceAll(use, "\n", "\n    \t")
+		fmt.Fprintf(fs.Output(), "%s\n    \t%s", line, use)
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			fmt.Fprintf(fs.Output(), " (default %s)", f.DefValue)
+		}
+		fmt.Fprintln(fs.Output())
+	}
+}

@@ -63,7 +63,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	keys, err := keysrc.Load(ctx, keysrc.Options{File: c.keyFile, Env: c.keyEnv, Command: c.keyCommand})
+	keys, err := keysrc.Load(ctx, c.keys)
 	if err != nil {
 		return err
 	}
@@ -71,17 +71,9 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	if uploads != nil {
 		defer uploads.Close()
 	}
-	store, err := bucket.Open(ctx, bucket.Config{
-		Bucket:       c.bucket,
-		Endpoint:     c.endpoint,
-		Region:       c.region,
-		Profile:      c.profile,
-		CABundle:     c.caBundle,
-		InsecureHTTP: c.insecureHTTP,
-		Keyring:      keys,
-		Logger:       logger,
-		Uploads:      journal(uploads),
-	})
+	cfg := c.config(c.bucket)
+	cfg.Keyring, cfg.Logger, cfg.Uploads = keys, logger, journal(uploads)
+	store, err := bucket.Open(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -4,20 +4,14 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"strings"
 	"time"
-
-	"github.com/ssecfs/ssecfs/keysrc"
 )
 
 // mountConfig is everything `ssecfs mount` was told.
 type mountConfig struct {
-	bucket, prefix, mountpoint string
-
-	keyFile, keyEnv, keyCommand string
-
-	endpoint, region, profile, caBundle string
-	insecureHTTP                        bool
+	target
+	mountpoint string
+	bucketFlags
 
 	readOnly, allowOther, foreground bool
 	uid, gid                         uint
@@ -51,19 +45,7 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 	c.partSize, c.writeBuffer = 8<<20, 256<<20
 	c.uid, c.gid = uint(os.Getuid()), uint(os.Getgid())
 
-	fs.StringVar(&c.keyFile, "key-file", "", "`FILE` of keys, one base64 key (32 bytes) per line; # comments allowed;\n"+
-		"a file of exactly 32 raw bytes is one key. Must not be readable by group or others (chmod 600).")
-	fs.StringVar(&c.keyEnv, "key-env", "", "environment variable `NAME` holding keys separated by ':' or newlines")
-	fs.StringVar(&c.keyCommand, "key-command", "", "shell `COMMAND` (run with /bin/sh -c) whose output is a key file,\n"+
-		"e.g. 'pass show s3/key' or a vault client; it must finish within "+keysrc.CommandTimeout.String())
-
-	fs.StringVar(&c.endpoint, "endpoint", "", "S3 endpoint `URL` (https://...); default AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL,\n"+
-		"else AWS itself. Path-style addressing is used whenever an endpoint is given.")
-	fs.StringVar(&c.region, "region", "", "AWS `REGION`; default from AWS_REGION or the AWS config, else us-east-1")
-	fs.StringVar(&c.profile, "profile", "", "`NAME` of a profile in the AWS config and credentials files")
-	fs.StringVar(&c.caBundle, "ca-bundle", "", "PEM `FILE` of CA certificates to trust besides the system ones")
-	fs.BoolVar(&c.insecureHTTP, "insecure-http", false, "allow an http:// endpoint. The key then crosses the network in clear:\n"+
-		"treat it as compromised. Only for throwaway test servers.")
+	c.bucketFlags.register(fs)
 
 	fs.BoolVar(&c.readOnly, "read-only", false, "mount read-only: every change answers EROFS")
 	fs.BoolVar(&c.allowOther, "allow-other", false, "let users other than the mounting one use the mount\n"+
@@ -90,10 +72,8 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprint(out, mountUsage)
-		printFlags(fs, "key-file", "key-env", "key-command")
-		fmt.Fprintln(out, "\nWhere the bucket is:")
-		printFlags(fs, "endpoint", "region", "profile", "ca-bundle", "insecure-http")
-		fmt.Fprintln(out, "\nCredentials come from the standard AWS chain (environment, --profile, SSO, instance role).")
+		printFlags(fs, keyFlagNames...)
+		printWhereFlags(fs)
 		fmt.Fprintln(out, "\nHow it looks:")
 		printFlags(fs, "read-only", "allow-other", "uid", "gid", "file-mode", "dir-mode", "cache-size", "stat-ttl")
 		fmt.Fprintln(out, "\nWriting (data reaches S3 when a file is closed or fsync'd):")
@@ -105,40 +85,15 @@ func newMountFlags(c *mountConfig) *flag.FlagSet {
 	return fs
 }
 
-// printFlags prints the named flags in the order given, in the flag package's style.
-func printFlags(fs *flag.FlagSet, names ...string) {
-	for _, n := range names {
-		f := fs.Lookup(n)
-		name, use := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if name != "" {
-			line += " " + name
-		}
-		use = strings.ReplaceAll(use, "\n", "\n    \t")
-		fmt.Fprintf(fs.Output(), "%s\n    \t%s", line, use)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			fmt.Fprintf(fs.Output(), " (default %s)", f.DefValue)
-		}
-		fmt.Fprintln(fs.Output())
-	}
-}
-
 // parseMountArgs reads the command line into a mountConfig.
 func parseMountArgs(args []string) (*mountConfig, error) {
 	c := &mountConfig{}
 	fs := newMountFlags(c)
-	pos, err := parseInterspersed(fs, args)
+	rest, err := parseCommandLine(fs, args, &c.target, "MOUNTPOINT")
 	if err != nil {
 		return nil, err
 	}
-	if len(pos) != 2 {
-		fs.Usage()
-		return nil, fmt.Errorf("want BUCKET[/PREFIX] and MOUNTPOINT, got %d argument(s)", len(pos))
-	}
-	if c.bucket, c.prefix, err = parseTarget(pos[0]); err != nil {
-		return nil, err
-	}
-	c.mountpoint = pos[1]
+	c.mountpoint = rest[0]
 	if c.statTTL < 0 {
 		return nil, fmt.Errorf("--stat-ttl must not be negative")
 	}

@@ -1,9 +1,33 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"strings"
 )
+
+// target is the BUCKET[/PREFIX] a command works on: prefix is "" or ends in "/".
+type target struct {
+	bucket, prefix string
+}
+
+// parseCommandLine parses args into fs, flags anywhere among the positional arguments,
+// which must be BUCKET[/PREFIX] (into t) and then one for each name in more (mount's
+// MOUNTPOINT); it returns those. A wrong count prints the usage.
+func parseCommandLine(fs *flag.FlagSet, args []string, t *target, more ...string) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) != 1+len(more) {
+		fs.Usage()
+		return nil, fmt.Errorf("want %s, got %d argument(s)", strings.Join(append([]string{"BUCKET[/PREFIX]"}, more...), " and "), len(pos))
+	}
+	if t.bucket, t.prefix, err = parseTarget(pos[0]); err != nil {
+		return nil, err
+	}
+	return pos[1:], nil
+}
 
 // parseTarget splits "BUCKET[/PREFIX]" (an s3:// in front is allowed) into the bucket
 // and a prefix that is "" or ends in "/".
