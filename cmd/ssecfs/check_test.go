@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"strings"
 	"testing"
 )
 
@@ -21,15 +19,5 @@ func TestParseCheckArgs(t *testing.T) {
 		if _, err := parseCheckArgs(args); err == nil {
 			t.Errorf("%q: no error", args)
 		}
-	}
-}
-
-func TestLiftBlockCommand(t *testing.T) {
-	cmd := liftBlockCommand("bkt")
-	i := strings.Index(cmd, "'")
-	var v any
-	if !strings.HasPrefix(cmd, "aws s3api put-bucket-encryption --bucket bkt ") || i < 0 ||
-		json.Unmarshal([]byte(strings.Trim(cmd[i:], "'")), &v) != nil {
-		t.Errorf("bad command %s", cmd)
 	}
 }
