@@ -119,9 +119,6 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	return b, nil
 }
 
-// Name is the bucket's name.
-func (b *Bucket) Name() string { return b.name }
-
 // Where describes the endpoint for messages: the URL, or "AWS (REGION)".
 func (b *Bucket) Where() string {
 	if b.endpoint != "" {

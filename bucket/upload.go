@@ -110,17 +110,14 @@ func (b *Bucket) abortLostUploads(key, keep string, sent time.Time) {
 	}
 }
 
-// Key is the object the upload will create.
-func (u *Upload) Key() string { return u.key }
-
 func (u *Upload) setPart(n int32, etag string) {
 	u.mu.Lock()
 	u.parts[n] = etag
 	u.mu.Unlock()
 }
 
-// PutPart uploads part n (1-based) with the current key.
-func (u *Upload) PutPart(ctx context.Context, n int32, body []byte) error {
+// putPart uploads part n (1-based) with the current key.
+func (u *Upload) putPart(ctx context.Context, n int32, body []byte) error {
 	return u.PutPartPages(ctx, n, [][]byte{body})
 }
 
@@ -176,7 +173,7 @@ func (u *Upload) CopyPart(ctx context.Context, n int32, src, srcETag string, off
 	if int64(len(data)) != length {
 		return &Error{Op: opPartCopy, Object: src, Kind: ErrChanged, Err: fmt.Errorf("source is shorter than expected")}
 	}
-	return u.PutPart(ctx, n, data)
+	return u.putPart(ctx, n, data)
 }
 
 func (u *Upload) copyPart(ctx context.Context, n int32, src, srcETag string, off, length int64) error {

@@ -26,6 +26,3 @@ func (b *Bucket) WhichKey(ctx context.Context, object string) (int, ObjectInfo, 
 	}
 	return i, info, nil
 }
-
-// Fingerprints lists the keyring's fingerprints, current first.
-func (b *Bucket) Fingerprints() []string { return b.fingerprints() }
