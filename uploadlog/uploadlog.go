@@ -122,15 +122,9 @@ func (l *Log) rewrite() {
 	l.ended = 0
 }
 
-// Err is the first error writing the log, if any.
-func (l *Log) Err() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.err
-}
-
 // Close ends the log at a clean unmount: removed when no upload is left open, else kept
-// for the next mount to clean up.
+// for the next mount to clean up. Its error is the first one writing the log, if any
+// (the log then missed uploads), else that of closing or removing it.
 func (l *Log) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -141,6 +135,9 @@ func (l *Log) Close() error {
 		if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 			err = rerr
 		}
+	}
+	if l.err != nil {
+		return l.err
 	}
 	return err
 }

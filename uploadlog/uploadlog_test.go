@@ -99,7 +99,6 @@ func TestCompactionKeepsLiveUploads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	l.Started("keep")
 	for i := range 2*compactAfter + 5 {
 		id := "u" + strconv.Itoa(i)
@@ -113,7 +112,7 @@ func TestCompactionKeepsLiveUploads(t *testing.T) {
 	if lines := strings.Count(string(data), "\n"); lines > compactAfter*2+10 || !strings.Contains(string(data), "+keep\n") {
 		t.Fatalf("after %d uploads the log has %d lines, keep present: %v", 2*compactAfter, lines, strings.Contains(string(data), "+keep\n"))
 	}
-	if l.Err() != nil {
-		t.Fatal(l.Err())
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
