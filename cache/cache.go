@@ -1,18 +1,3 @@
-// Package cache holds decrypted (plaintext) pages of S3 objects in a fixed
-// memory arena, makes concurrent misses for one page share a single fetch,
-// coalesces adjacent missing pages into one ranged fetch, and reads ahead for
-// sequential readers.
-//
-// Plaintext lives only in memory: this package never writes to disk, not even
-// to temporary files, because the whole point of SSE-C is that readable bytes
-// exist nowhere but in the process that holds the key. The arena is allocated
-// once, outside the Go heap (an anonymous private mapping, on Linux), locked
-// in RAM where RLIMIT_MEMLOCK allows (see Locked) and excluded from core dumps.
-// A page is zeroed as soon as it leaves the cache (evicted, dropped as short, or
-// at Close), and bytes handed over by a fetch are zeroed once copied.
-//
-// Because leaving zeroes a page, a page is pinned while a reader copies from
-// it, and eviction skips pinned pages.
 package cache
 
 import (
@@ -37,10 +22,11 @@ const (
 	// DefaultReadAheadMax is the largest read-ahead window (it is also never more than a
 	// quarter of the cache).
 	DefaultReadAheadMax = 64 << 20
-	// SequentialGap is how far from the end of the previous read a read may start and still
-	// count as sequential: the kernel reorders and overlaps the concurrent reads of one file.
-	SequentialGap = 256 << 10
 )
+
+// sequentialGap is how far from the end of the previous read a read may start and still
+// count as sequential: the kernel reorders and overlaps the concurrent reads of one file.
+const sequentialGap = 256 << 10
 
 // minWindowPages is the smallest read-ahead window worth having, in pages: in a
 // cache of less than 4 times as many, reads ahead would evict each other.
@@ -80,8 +66,9 @@ type Options struct {
 }
 
 // PageCache is a bounded cache of plaintext pages in a fixed arena, with single-flight fetching.
-// It is safe for concurrent use.
+// It is safe for concurrent use. Read it through Readers (NewReader).
 type PageCache struct {
+	// Set by New, then only read: no lock.
 	pageSize     int
 	maxPages     int
 	fetchTimeout time.Duration
@@ -92,7 +79,7 @@ type PageCache struct {
 	runPages   int64 // most pages one fetch of a Reader covers
 	raBudget   int64 // most read-ahead bytes in flight over all Readers
 
-	mem    *arena
+	mem    *arena // its pages are the slots' data; unmapped by Close (or a cleanup)
 	locked bool
 
 	// base is the parent of every fetch's context: Close cancels it.
@@ -102,6 +89,10 @@ type PageCache struct {
 	// can wait for them once it has set closed.
 	wg sync.WaitGroup
 
+	// mu guards every field below, and the bookkeeping of each slot (key, n, pins,
+	// state, LRU links). It is never held while a page is copied: a slot's data is
+	// read under a pin, and written by the fetch that reserved it (see slots.go).
+	// Lock order: Reader.mu, then mu; mu is never held when a Reader's lock is taken.
 	mu       sync.Mutex
 	unpinned sync.Cond // on mu: signalled when pinned drops to 0 while closed
 	closed   bool
@@ -110,14 +101,15 @@ type PageCache struct {
 	head     int32               // most recently used cached slot, -1 if none
 	tail     int32               // least recently used cached slot, -1 if none
 	index    map[pageKey]int32   // cached pages
-	flights  map[pageKey]*flight // pages being fetched
+	flights  map[pageKey]*flight // pages being fetched: a page is in index or here, never both
 	bytes    int64               // sum of n of cached slots
 	pinned   int                 // sum of pins
 
 	raInflight    int64 // read-ahead bytes being fetched, over all Readers
 	raInflightMax int64 // high-water mark of raInflight, for tests
 
-	// testHookPinned, if set, runs after a cached page is pinned and before it is copied.
+	// testHookPinned, if set (by a test, before any read), runs after a cached page is
+	// pinned and before it is copied.
 	testHookPinned func(pageKey)
 }
 
@@ -203,9 +195,6 @@ func (c *PageCache) configureReadAhead(opts Options) {
 	// (its fetched bytes are also on the Go heap until copied into the arena).
 	c.raBudget = int64(c.maxPages) * ps / 4
 }
-
-// PageSize returns the page size the cache was made with.
-func (c *PageCache) PageSize() int { return c.pageSize }
 
 // Locked reports whether the arena is locked in RAM (mlock). If it is not (RLIMIT_MEMLOCK too low, and no
 // CAP_IPC_LOCK), plaintext pages may be written to swap: the caller should log a warning once.

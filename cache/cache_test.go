@@ -38,8 +38,8 @@ func TestNew(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := mustCache(t, tt.capacity, tt.opts)
-			if c.PageSize() != tt.wantPS || c.maxPages != tt.wantPages || len(c.slots) != tt.wantPages {
-				t.Errorf("page size %d, pages %d (%d slots); want %d, %d", c.PageSize(), c.maxPages, len(c.slots), tt.wantPS, tt.wantPages)
+			if c.pageSize != tt.wantPS || c.maxPages != tt.wantPages || len(c.slots) != tt.wantPages {
+				t.Errorf("page size %d, pages %d (%d slots); want %d, %d", c.pageSize, c.maxPages, len(c.slots), tt.wantPS, tt.wantPages)
 			}
 			if len(c.mem.mem) != tt.wantPages*tt.wantPS {
 				t.Errorf("arena is %d bytes, want %d", len(c.mem.mem), tt.wantPages*tt.wantPS)

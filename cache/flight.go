@@ -28,15 +28,16 @@ func (s *source) key(idx int64) pageKey {
 // evicted). refs counts the runner and each waiting part; the last release zeroes buf,
 // so the fetched plaintext does not linger on the Go heap.
 type flight struct {
+	// Set when the flight is made, then only read.
 	src      *source
 	first, n int64
 	raBytes  int64  // > 0 for read-ahead: bytes counted in PageCache.raInflight until it retires
 	onDone   func() // called when the fetch is done, before done is closed, without locks held
 
 	done chan struct{}
-	buf  []byte
-	err  error
-	refs atomic.Int32
+	buf  []byte       // written before done is closed, read after
+	err  error        // written before done is closed, read after
+	refs atomic.Int32 // taken under PageCache.mu (so that the flight is still registered), dropped anywhere
 }
 
 // startLocked registers a flight for pages [first, first+n) of src and starts its fetch;

@@ -18,21 +18,24 @@ type RangeFunc func(ctx context.Context, off, length int64) ([]byte, error)
 // Pages are shared with every other Reader of the same version (they are keyed by object, version and page
 // number). A Reader is safe for concurrent use: the kernel sends the reads of one open file concurrently.
 //
-// A read is sequential if it starts within SequentialGap of where the latest one ended (or, once reads are
+// A read is sequential if it starts within 256 KiB of where the latest one ended (or, once reads are
 // sequential, up to a read-ahead block before: the kernel sends several reads of a file at once). After two
 // sequential reads in a row, the Reader fetches ahead of them in blocks of the read-ahead block size, one
 // ranged fetch per block, several at once; the window it keeps fetched ahead of the reader starts at one block
 // and doubles each time the reader enters a new block, up to the largest window. A read that is not
 // sequential resets the window: it fetches only the pages it needs (adjacent missing pages in one fetch).
 type Reader struct {
+	// Set by NewReader, then only read: no lock.
 	c   *PageCache
 	src source
-
-	// block, window and maxWindow are bytes, multiples of the page size; block is 0
-	// without read-ahead.
+	// block and maxWindow are bytes, multiples of the page size; block is 0 without
+	// read-ahead.
 	block, maxWindow int64
 	parallel         int
 
+	// mu guards the sequential detection and the read-ahead state below. It is
+	// taken before PageCache.mu (readAheadLocked starts fetches under both), never
+	// after: a finished fetch calls fetched with no lock held.
 	mu       sync.Mutex
 	closed   bool
 	lastEnd  int64 // furthest end of the current sequential stream; of the latest read if there is none
@@ -106,11 +109,11 @@ func (r *Reader) observe(off, end int64) {
 	// Once a stream is established, a read that lags behind its head by up to a
 	// block is a straggler of it (the kernel sends several reads at once), not a
 	// seek: it must not reset the window.
-	behind := int64(SequentialGap)
+	behind := int64(sequentialGap)
 	if r.streak >= 2 {
 		behind = max(behind, r.block)
 	}
-	if off >= r.lastEnd-behind && off <= r.lastEnd+SequentialGap {
+	if off >= r.lastEnd-behind && off <= r.lastEnd+sequentialGap {
 		r.streak++
 		r.lastEnd = max(r.lastEnd, end) // a reordered read may end before the latest
 	} else {

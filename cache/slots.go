@@ -14,7 +14,11 @@ const (
 	slotReserved                  // taken by a fetch that is copying a page into it
 )
 
-// slot is one page of the arena.
+// slot is one page of the arena. PageCache.mu guards key, pins, state and the LRU
+// links, and n except while the slot is reserved. data[:n] does not change while the
+// slot is cached, so a reader copies it under a pin, without the lock; a reserved
+// slot's data and n are written by the fetch that reserved it, which nobody else
+// touches until it publishes the slot under the lock.
 type slot struct {
 	data       []byte // the arena page, len pageSize
 	key        pageKey
