@@ -3,8 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"crypto/md5"
-	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -72,11 +70,17 @@ func newKey(t *testing.T) keysrc.Key {
 	return k
 }
 
-// writeKeyFile writes keys (first = current) to a 0600 file in the fixture's directory.
+// writeKeyFile writes keys (first = current) to a 0600 file in the fixture's directory,
+// as a user would: a comment, then each key's base64 under a comment naming it.
 func (f *fixture) writeKeyFile(name string, keys ...keysrc.Key) string {
 	f.t.Helper()
+	var b strings.Builder
+	b.WriteString("# ssecfs test keys: the first writes, the others only read.\n")
+	for _, k := range keys {
+		b.WriteString("# fingerprint " + k.Fingerprint() + "\n" + k.Base64() + "\n")
+	}
 	p := filepath.Join(f.dir, name)
-	if err := os.WriteFile(p, keysrc.FormatKeyFile(keys...), 0o600); err != nil {
+	if err := os.WriteFile(p, []byte(b.String()), 0o600); err != nil {
 		f.t.Fatal(err)
 	}
 	return p
@@ -182,10 +186,10 @@ func (f *fixture) getObjectWithoutKey(name string) error {
 	return err
 }
 
+// sseC is the SSE-C headers of k. Its fingerprint is the base64 MD5 of the key, which
+// is what S3 wants as the key's MD5.
 func sseC(k keysrc.Key) (alg, key, md *string) {
-	sum := md5.Sum(k.Raw())
-	return aws.String("AES256"), aws.String(base64.StdEncoding.EncodeToString(k.Raw())),
-		aws.String(base64.StdEncoding.EncodeToString(sum[:]))
+	return aws.String("AES256"), aws.String(k.Base64()), aws.String(k.Fingerprint())
 }
 
 func randomBytes(n int, seed uint64) []byte {

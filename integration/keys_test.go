@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"os"
@@ -136,10 +137,14 @@ func TestKeysNeverLeak(t *testing.T) {
 	os.ReadFile(filepath.Join(mp, "other"))
 	os.ReadFile(filepath.Join(mp, "missing"))
 
+	raw, err := base64.StdEncoding.DecodeString(f.key.Base64())
+	if err != nil {
+		t.Fatal(err)
+	}
 	secrets := map[string]string{
 		"base64":     f.key.Base64(),
-		"hex":        hex.EncodeToString(f.key.Raw()),
-		"raw":        string(f.key.Raw()),
+		"hex":        hex.EncodeToString(raw),
+		"raw":        string(raw),
 		"url base64": strings.NewReplacer("+", "-", "/", "_").Replace(f.key.Base64()),
 	}
 	log, err := os.ReadFile(logFile)

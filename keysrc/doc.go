@@ -6,6 +6,6 @@
 //
 // The one rule of this package is that key material never leaves it by
 // accident: a Key prints, marshals and appears in errors only as its
-// fingerprint. The raw bytes are reachable only through Key.Base64 (for the
-// SSE-C request header) and Key.Raw.
+// fingerprint. The key itself is reachable only through Key.Base64, for the
+// SSE-C request header.
 package keysrc

@@ -41,7 +41,7 @@ func addKeyFileSeeds(f *testing.F) {
 }
 
 // FuzzParseKeys: the key-text parsers never panic; what they accept is at least one
-// 32-byte key, which a key file written by FormatKeyFile gives back; 32 bytes of
+// 32-byte key, which a key file written by formatKeyFile gives back; 32 bytes of
 // anything are one raw key; and an error never repeats a run of base64 or hex
 // characters from the input, which could be (part of) a key.
 func FuzzParseKeys(f *testing.F) {
@@ -60,15 +60,15 @@ func FuzzParseKeys(f *testing.F) {
 				t.Fatalf("%s(%q): no keys and no error", p.name, data)
 			}
 			for i, k := range keys {
-				if len(k.Raw()) != keySize || k.Fingerprint() == "" || len(k.Base64()) != 44 {
-					t.Fatalf("%s(%q): key %d has %d bytes", p.name, data, i, len(k.Raw()))
+				if len(rawOf(k)) != keySize || k.Fingerprint() == "" || len(k.Base64()) != 44 {
+					t.Fatalf("%s(%q): key %d has %d bytes", p.name, data, i, len(rawOf(k)))
 				}
 			}
 			r, err := NewKeyring(keys...)
 			if err != nil {
 				t.Fatalf("%s: NewKeyring of parsed keys: %v", p.name, err)
 			}
-			again, err := Parse(fuzzSource, FormatKeyFile(r.Keys()...))
+			again, err := Parse(fuzzSource, formatKeyFile(r.Keys()...))
 			if err != nil || len(again) != r.Len() {
 				t.Fatalf("%s: a written key file parses as %d keys, %v; want %d", p.name, len(again), err, r.Len())
 			}
@@ -80,7 +80,7 @@ func FuzzParseKeys(f *testing.F) {
 		}
 		if len(data) == keySize {
 			keys, err := Parse(fuzzSource, data)
-			if err != nil || len(keys) != 1 || !bytes.Equal(keys[0].Raw(), data) {
+			if err != nil || len(keys) != 1 || !bytes.Equal(rawOf(keys[0]), data) {
 				t.Errorf("Parse of 32 bytes = %d keys, %v; want them as one raw key", len(keys), err)
 			}
 		}

@@ -1,6 +1,7 @@
 package keysrc
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -51,4 +52,36 @@ func assertNoLeak(t *testing.T, what, s string, raw []byte) {
 			t.Errorf("%s leaks key material (%q) in %q", what, form, s)
 		}
 	}
+}
+
+// rawOf is a copy of k's raw bytes, nil for the zero Key.
+func rawOf(k Key) []byte {
+	if k.raw == nil {
+		return nil
+	}
+	return []byte(*k.raw)
+}
+
+// keyFileHeader opens the key files formatKeyFile writes, as a user would
+// write one.
+const keyFileHeader = "# ssecfs key file: first line writes, later lines only read. Keep it secret (chmod 600).\n"
+
+// formatKeyFile returns key-file content for keys, current key first: the
+// header comment, then for each key a "# fingerprint <fp>" comment (so keys
+// can be told apart without decoding them) followed by its base64 line.
+// Parse reads it back. Zero Keys are skipped: they have nothing to write.
+func formatKeyFile(keys ...Key) []byte {
+	var b bytes.Buffer
+	b.WriteString(keyFileHeader)
+	for _, k := range keys {
+		if k.isZero() {
+			continue
+		}
+		b.WriteString("# fingerprint ")
+		b.WriteString(k.Fingerprint())
+		b.WriteString("\n")
+		b.WriteString(k.Base64())
+		b.WriteString("\n")
+	}
+	return b.Bytes()
 }

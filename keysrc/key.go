@@ -52,15 +52,6 @@ func (k Key) Base64() string {
 	return *k.b64
 }
 
-// Raw returns a copy of the raw key bytes (for tests and key generation), so
-// callers cannot mutate the key. It is nil for the zero Key.
-func (k Key) Raw() []byte {
-	if k.raw == nil {
-		return nil
-	}
-	return []byte(*k.raw)
-}
-
 // isZero reports whether k was not made by NewKey.
 func (k Key) isZero() bool { return k.raw == nil }
 

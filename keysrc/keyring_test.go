@@ -88,6 +88,6 @@ func TestKeyringString(t *testing.T) {
 	if got := r.String(); got != want {
 		t.Errorf("String = %q, want %q", got, want)
 	}
-	assertNoLeak(t, "Keyring.String", r.String(), a.Raw())
-	assertNoLeak(t, "Keyring.String", r.String(), b.Raw())
+	assertNoLeak(t, "Keyring.String", r.String(), rawOf(a))
+	assertNoLeak(t, "Keyring.String", r.String(), rawOf(b))
 }

@@ -51,7 +51,7 @@ func TestParseGood(t *testing.T) {
 				t.Fatalf("got %d keys, want %d", len(keys), len(tt.want))
 			}
 			for i, k := range keys {
-				if !bytes.Equal(k.Raw(), tt.want[i]) {
+				if !bytes.Equal(rawOf(k), tt.want[i]) {
 					t.Errorf("key %d differs", i)
 				}
 			}

@@ -36,7 +36,7 @@ func wantErrContains(t *testing.T, err error, subs ...string) {
 }
 
 func TestFromFileMode(t *testing.T) {
-	content := string(FormatKeyFile(mustKey(t, 1), mustKey(t, 2)))
+	content := string(formatKeyFile(mustKey(t, 1), mustKey(t, 2)))
 	tests := []struct {
 		mode    os.FileMode
 		wantErr bool
