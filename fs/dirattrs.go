@@ -98,6 +98,7 @@ func (d *dirNode) Setattr(ctx context.Context, fh gofs.FileHandle, in *fuse.SetA
 // has no marker of its own (the bucket, or the prefix mounted): its attributes last as
 // long as the mount.
 func (d *dirNode) persistAttrs(ctx context.Context) syscall.Errno {
+	defer d.fsys.changing()()
 	d.mu.Lock()
 	prefix, meta := d.prefix, d.attrs.meta(syscall.S_IFDIR)
 	d.attrsKnown = true

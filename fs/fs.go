@@ -23,6 +23,11 @@ type FS struct {
 	writes *writeback.Engine
 	// uploadSlots bounds the parts and server-side copies in flight over all files.
 	uploadSlots chan struct{}
+	// renameMu orders renames against every other change of the bucket: a rename copies
+	// objects and then deletes them, so a save, create or delete under a name it moves
+	// must come wholly before it or wholly after. Renames hold it exclusively (renaming),
+	// other changes shared (changing). It is taken before any node's lock, never twice.
+	renameMu sync.RWMutex
 
 	warnedMu sync.Mutex
 	warned   map[string]bool // keys already warned about, so a re-listing does not repeat it
@@ -59,6 +64,19 @@ func (f *FS) openBase(key, etag string, size int64) writeback.Base {
 	return f.pages.NewReader(key, etag, size, func(ctx context.Context, off, length int64) ([]byte, error) {
 		return f.store.ReadRange(ctx, key, etag, off, length)
 	})
+}
+
+// changing holds off renames while the bucket changes under a name; call the result to
+// let them go.
+func (f *FS) changing() func() {
+	f.renameMu.RLock()
+	return f.renameMu.RUnlock
+}
+
+// renaming waits for every change in progress and holds off new ones.
+func (f *FS) renaming() func() {
+	f.renameMu.Lock()
+	return f.renameMu.Unlock
 }
 
 // Root is the node of the mounted prefix.

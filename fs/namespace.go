@@ -34,6 +34,7 @@ func (d *dirNode) owner(ctx context.Context) (uid, gid uint32) {
 
 // Mkdir writes a keyed zero-length marker "dir/", as s3fs and rclone do.
 func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	defer d.fsys.changing()()
 	if d.fsys.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
@@ -66,6 +67,7 @@ func (d *dirNode) Mkdir(ctx context.Context, name string, mode uint32, out *fuse
 
 // Rmdir removes an empty directory's marker.
 func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
+	defer d.fsys.changing()()
 	if d.fsys.opts.ReadOnly {
 		return syscall.EROFS
 	}
@@ -88,6 +90,7 @@ func (d *dirNode) Rmdir(ctx context.Context, name string) syscall.Errno {
 
 // Unlink deletes the object. A file still open is not saved again.
 func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
+	defer d.fsys.changing()()
 	if d.fsys.opts.ReadOnly {
 		return syscall.EROFS
 	}
@@ -108,6 +111,7 @@ func (d *dirNode) Unlink(ctx context.Context, name string) syscall.Errno {
 }
 
 func (d *dirNode) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	defer d.fsys.changing()()
 	if d.fsys.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
@@ -145,6 +149,7 @@ func (d *dirNode) Link(ctx context.Context, target gofs.InodeEmbedder, name stri
 // Mknod of a regular file makes an empty object, as some tools create files; fifos,
 // sockets and devices have no counterpart in S3.
 func (d *dirNode) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	defer d.fsys.changing()()
 	if d.fsys.opts.ReadOnly {
 		return nil, syscall.EROFS
 	}
@@ -185,6 +190,7 @@ func (d *dirNode) forgetListing() {
 // every object under its prefix: all are copied before any is deleted, so an
 // interruption leaves every object under at least one of the two names.
 func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	defer d.fsys.renaming()()
 	if d.fsys.opts.ReadOnly {
 		return syscall.EROFS
 	}
@@ -216,7 +222,7 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 }
 
 func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *dirNode, newName string) syscall.Errno {
-	if errno := n.sync(ctx); errno != 0 {
+	if errno := n.save(ctx); errno != 0 {
 		return errno
 	}
 	// A rename is a change of the file: its ctime moves, in the copy's metadata too
@@ -411,7 +417,7 @@ func syncTree(ctx context.Context, in *gofs.Inode) syscall.Errno {
 	for _, ch := range in.Children() {
 		switch node := ch.Operations().(type) {
 		case *fileNode:
-			if errno := node.sync(ctx); errno != 0 {
+			if errno := node.save(ctx); errno != 0 {
 				return errno
 			}
 		case *dirNode:

@@ -151,6 +151,12 @@ func (n *fileNode) touch(c *writeback.File) {
 // it was opened, the content is saved beside it (writeback.ConflictError), and the
 // caller is told EIO.
 func (n *fileNode) sync(ctx context.Context) syscall.Errno {
+	defer n.fsys.changing()()
+	return n.save(ctx)
+}
+
+// save is sync for a caller that holds off renames itself (a rename).
+func (n *fileNode) save(ctx context.Context) syscall.Errno {
 	n.mu.Lock()
 	c, unlinked := n.content, n.unlinked
 	n.mu.Unlock()
@@ -269,6 +275,7 @@ func (n *fileNode) loadMeta(ctx context.Context) error {
 // persistMeta saves attributes: with the content if it has unsaved changes, else by a
 // keyed self-copy that replaces the metadata.
 func (n *fileNode) persistMeta(ctx context.Context) syscall.Errno {
+	defer n.fsys.changing()()
 	n.mu.Lock()
 	c := n.content
 	n.mu.Unlock()

@@ -261,7 +261,11 @@ func (f *fixture) mount(extra ...string) string {
 		args = append(args, extra[i])
 	}
 	args = append(append(args, f.mountArgs()...), target, mp)
-	out, code := f.ssecfs(nil, args...)
+	// The binary is built with -race: its reports go to files checked when the test
+	// ends, so every mounted test is also a data-race test of the mount.
+	raceLog := filepath.Join(f.dir, fmt.Sprintf("race-%s", filepath.Base(mp)))
+	f.t.Cleanup(func() { checkRaceReports(f.t, raceLog) })
+	out, code := f.ssecfs([]string{"GORACE=log_path=" + raceLog}, args...)
 	if code != 0 {
 		f.t.Fatalf("ssecfs mount exited %d:\n%s", code, out)
 	}
@@ -270,6 +274,16 @@ func (f *fixture) mount(extra ...string) string {
 	}
 	f.t.Cleanup(func() { unmount(f.t, mp) })
 	return mp
+}
+
+// checkRaceReports fails the test if the race detector of a mount wrote a report to a
+// file named prefix.<pid>; it runs after the unmount (cleanups run last first).
+func checkRaceReports(t testing.TB, prefix string) {
+	reports, _ := filepath.Glob(prefix + ".*")
+	for _, r := range reports {
+		body, _ := os.ReadFile(r)
+		t.Errorf("the mount's race detector reported (%s):\n%s", r, logTail(string(body), 8000))
+	}
 }
 
 // isMounted reports whether dir is a mount point.
