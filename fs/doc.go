@@ -1,7 +1,53 @@
 // Package fs is the FUSE node tree of ssecfs: directories are key prefixes, files are
-// objects. Nodes are made on lookup, from the listing that named them where there was
-// one (so `ls -l` costs list requests only), else from a keyed HEAD.
+// objects. It knows nothing of S3 requests: it talks to an ObjectStore (store.go), which
+// sends every data request keyed.
 //
-// Reads go through the page cache to keyed ranged GETs pinned to the ETag seen at open.
-// This package knows nothing of S3 requests: it talks to an ObjectStore.
+// # A read, file by file
+//
+//   - dir.go, dirstream.go: a lookup or readdir lists the prefix (ListObjectsV2 with "/"
+//     as delimiter); each entry's size and ETag become the node's attributes (attrs.go),
+//     each stamped with the time its listing was sent, so older news never replaces
+//     newer. A name no listing shows is asked for with one keyed HEAD.
+//   - file.go, Open: a read-only open learns the current version (a keyed HEAD, unless
+//     the lookup just made one) and returns a readHandle pinned to that ETag.
+//   - handle.go, readHandle.Read: reads go to a cache.Reader of that key and ETag, made
+//     on the first read. The cache (package cache) serves pages it holds, and fetches
+//     missing ones, and reads ahead of a sequential reader, with the RangeFunc given
+//     here: store.ReadRange, a keyed ranged GET with If-Match on the ETag. A handle
+//     follows a rename or a save made by this mount, never another writer's version
+//     (that read is ESTALE; reopening reads the new version).
+//
+// # A write, file by file
+//
+//   - write.go, openWritable and Create: a writable open joins the node's
+//     writeback.File, made on the first writable open from the current version (its
+//     base) and shared by every handle of the file until the last writer's release.
+//   - handle.go, writeHandle.Write: the bytes go into the writeback.File (package
+//     writeback: pages within the mount's write budget, sealed into an encrypted spill
+//     file when memory is short, or streamed as multipart parts for a new file written
+//     front to back). Reads of any handle of the file go through it too, so a read after
+//     a write sees the write.
+//   - handle.go, writeHandle.Flush (every close) and Fsync: write.go's sync calls
+//     writeback.File.Save, which uploads the changes as one keyed PutObject, or a keyed
+//     multipart upload that copies untouched ranges of the base server-side, under
+//     If-Match on the base (If-None-Match for a new file), and records the new version
+//     in the node and its directory's listing. A conflict is saved beside as
+//     NAME.conflict-<time> and answers EIO.
+//   - namespace.go: renames copy then delete (S3 has no rename) and move the node's key;
+//     xattr.go and dirattrs.go keep attributes in the objects' user metadata.
+//
+// # Locks
+//
+// FS.renameMu comes first: renames hold it exclusively, every other change of the bucket
+// (a save, a create, a delete, an attribute copy) shared, so a rename's copies and
+// deletes never interleave with a change under a name it moves. Then a writeback.File's
+// own locks; a node's mu (fileNode, dirNode, symlinkNode) is a leaf, taken last and held
+// only to read or set its fields: object keys are read under it only. No node lock is
+// held while calling into writeback, the cache or the store.
+//
+// # Errors
+//
+// errno.go turns errors from below into what the kernel is told and logs them, once;
+// failures the kernel is not told about (after a release, in the background, a conflict
+// whose caller only sees EIO, a rename half done) are logged where they happen.
 package fs

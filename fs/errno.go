@@ -10,9 +10,10 @@ import (
 	"github.com/ssecfs/ssecfs/cache"
 )
 
-// errno is the one place where errors from below become what the kernel is told, and
-// where they are logged: the bucket's errors name the object and the key fingerprints
-// tried, never a key.
+// errno is where errors from below become what the kernel is told, and where those are
+// logged (failures the kernel is not told about are logged where they happen; see the
+// package doc): the bucket's errors name the object and the key fingerprints tried,
+// never a key.
 func (f *FS) errno(op, path string, err error) syscall.Errno {
 	e, level := classify(err)
 	f.log.Log(context.Background(), level, op+" failed", "path", path, "errno", e.Error(), "err", err)
