@@ -35,8 +35,8 @@ const minWindowPages = 4
 // ErrClosed is returned by reads on a PageCache after Close.
 var ErrClosed = errors.New("cache: closed")
 
-// pageKey names one page of one version of one object. Version is the ETag: a new
-// ETag is a new page set, so a reader never mixes two versions.
+// pageKey names one page of one version of one object. The version is the ETag: a
+// new ETag is a new page set, so a reader never mixes two versions.
 type pageKey struct {
 	object  string // full object key in the bucket
 	version string // ETag
@@ -47,8 +47,8 @@ type pageKey struct {
 type Options struct {
 	// PageSize is the size of a page, the unit of caching; 0 means DefaultPageSize.
 	PageSize int
-	// FetchTimeout bounds each shared fetch (its ctx derives from context.Background());
-	// <= 0 means no timeout.
+	// FetchTimeout bounds each shared fetch, whose ctx is the cache's (cancelled by Close),
+	// not a reader's; <= 0 means no timeout.
 	FetchTimeout time.Duration
 	// ReadAheadBlock is the size of one read-ahead fetch; 0 means DefaultReadAheadBlock.
 	// It is rounded down to a multiple of the page size (at least one page) and is never
