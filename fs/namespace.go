@@ -212,45 +212,37 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 	}
 	switch node := ch.Operations().(type) {
 	case *fileNode:
-		return d.renameFile(ctx, node, name, nd, newName)
+		if errno := node.save(ctx); errno != 0 {
+			return errno
+		}
+		return d.renameObject(ctx, node, name, nd, newName)
 	case *symlinkNode:
-		return d.renameSymlink(ctx, node, name, nd, newName)
+		return d.renameObject(ctx, node, name, nd, newName)
 	case *dirNode:
 		return d.renameDir(ctx, node, name, nd, newName)
 	}
 	return syscall.EINVAL
 }
 
-func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *dirNode, newName string) syscall.Errno {
-	if errno := n.save(ctx); errno != 0 {
-		return errno
-	}
-	// A rename is a change of the file: its ctime moves, in the copy's metadata too
-	// when the node holds the object's own (else the copy keeps the source's).
+// movable is a node whose object a rename moves: a file or a symlink.
+type movable interface {
+	// moving says what to copy: the object, its version, size and mtime, and the
+	// metadata of the copy (nil keeps the source's), for a rename at now.
+	moving(now time.Time) (src, etag string, size int64, mtime time.Time, meta map[string]string)
+	// movedTo records the object's new key and version.
+	movedTo(dst, etag string, now time.Time)
+}
+
+// renameObject moves the object of node m, a child name of d, to newName in nd.
+func (d *dirNode) renameObject(ctx context.Context, m movable, name string, nd *dirNode, newName string) syscall.Errno {
 	now := time.Now()
-	n.mu.Lock()
-	src, etag, size, mtime := n.key, n.attrs.etag, n.attrs.size, n.attrs.mtime
-	var meta map[string]string
-	if n.attrs.fromHead {
-		moved := n.attrs.posixAttrs
-		moved.ctime = now
-		meta = moved.meta(syscall.S_IFREG)
-	}
-	n.mu.Unlock()
+	src, etag, size, mtime, meta := m.moving(now)
 	dst := nd.keyPrefix() + newName
 	newETag, errno := d.moveObject(ctx, src, etag, size, dst, meta)
 	if errno != 0 {
 		return errno
 	}
-	n.mu.Lock()
-	n.key = dst
-	n.attrs.etag, n.attrs.asOf, n.attrs.ctime = newETag, now, now
-	n.ownETag = newETag
-	c := n.content
-	n.mu.Unlock()
-	if c != nil {
-		c.Moved(dst, newETag)
-	}
+	m.movedTo(dst, newETag, now)
 	d.forgetListed(name)
 	d.touchEntries()
 	nd.touchEntries()
@@ -258,23 +250,43 @@ func (d *dirNode) renameFile(ctx context.Context, n *fileNode, name string, nd *
 	return 0
 }
 
-func (d *dirNode) renameSymlink(ctx context.Context, l *symlinkNode, name string, nd *dirNode, newName string) syscall.Errno {
-	l.mu.Lock()
-	src, etag, size := l.key, l.attrs.etag, l.attrs.size
-	l.mu.Unlock()
-	dst := nd.keyPrefix() + newName
-	newETag, errno := d.moveObject(ctx, src, etag, size, dst, nil)
-	if errno != 0 {
-		return errno
+// moving: a rename is a change of the file, so its ctime moves, in the copy's metadata
+// too when the node holds the object's own (else the copy keeps the source's).
+func (n *fileNode) moving(now time.Time) (string, string, int64, time.Time, map[string]string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var meta map[string]string
+	if n.attrs.fromHead {
+		moved := n.attrs.posixAttrs
+		moved.ctime = now
+		meta = moved.meta(syscall.S_IFREG)
 	}
+	return n.key, n.attrs.etag, n.attrs.size, n.attrs.mtime, meta
+}
+
+// movedTo: open handles and unsaved content follow the file to its new name.
+func (n *fileNode) movedTo(dst, etag string, now time.Time) {
+	n.mu.Lock()
+	n.key = dst
+	n.attrs.etag, n.attrs.asOf, n.attrs.ctime = etag, now, now
+	n.ownETag = etag
+	c := n.content
+	n.mu.Unlock()
+	if c != nil {
+		c.Moved(dst, etag)
+	}
+}
+
+func (l *symlinkNode) moving(now time.Time) (string, string, int64, time.Time, map[string]string) {
 	l.mu.Lock()
-	l.key, l.attrs.etag = dst, newETag
+	defer l.mu.Unlock()
+	return l.key, l.attrs.etag, l.attrs.size, now, nil
+}
+
+func (l *symlinkNode) movedTo(dst, etag string, now time.Time) {
+	l.mu.Lock()
+	l.key, l.attrs.etag = dst, etag
 	l.mu.Unlock()
-	d.forgetListed(name)
-	d.touchEntries()
-	nd.touchEntries()
-	nd.noteListed(newName, bucket.Entry{Key: dst, Size: size, ETag: newETag, LastModified: time.Now()}, time.Now())
-	return 0
 }
 
 // moveObject copies src to dst (re-encrypted under the current key; with meta as its
