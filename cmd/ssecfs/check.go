@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -62,6 +63,8 @@ func parseCheckArgs(args []string) (*checkConfig, error) {
 
 // runCheck is `ssecfs check`. It returns the exit status.
 func runCheck(args []string) int {
+	// Before the keys are read: like mount and rotate, check holds them.
+	disableCoreDumps(slog.New(slog.NewTextHandler(os.Stderr, nil)))
 	c, err := parseCheckArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
