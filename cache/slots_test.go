@@ -174,3 +174,53 @@ func TestPinStress(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseWaitsForCopies: Close waits for a copy from a cached page to end before it
+// zeroes the page, and the copy gets the page's bytes.
+func TestCloseWaitsForCopies(t *testing.T) {
+	const ps = 32
+	c, err := New(4*ps, Options{PageSize: ps, NoReadAhead: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	mem := keepMapped(t, c)
+	f := newRangeFake(ps, 0)
+	r := c.NewReader("a", "v", ps, f.fetch)
+	if _, err := r.ReadAt(context.Background(), make([]byte, ps), 0); err != nil {
+		t.Fatal(err)
+	}
+	pinned, resume := make(chan struct{}), make(chan struct{})
+	c.testHookPinned = func(pageKey) {
+		close(pinned)
+		<-resume
+	}
+	done := make(chan error, 1)
+	dst := make([]byte, ps)
+	go func() {
+		_, err := r.ReadAt(context.Background(), dst, 0)
+		done <- err
+	}()
+	<-pinned
+	closed := make(chan struct{})
+	go func() {
+		c.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a copy was in progress")
+	case <-time.After(50 * time.Millisecond):
+	}
+	if allZero(mem) {
+		t.Fatal("page zeroed while a copy was in progress")
+	}
+	close(resume)
+	<-closed
+	if err := <-done; err != nil || !bytes.Equal(dst, f.ref) {
+		t.Fatalf("ReadAt = %v, or wrong data", err)
+	}
+	if !allZero(mem) {
+		t.Error("page not zeroed by Close")
+	}
+}
