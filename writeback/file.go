@@ -184,14 +184,20 @@ func (f *File) Write(ctx context.Context, data []byte, off int64) error {
 	first, last := off/writePage, (end-1)/writePage
 
 	f.mu.Lock()
+	gen := f.gen
+	scan, baseLast := first, int64(-1)
 	if f.baseLen > 0 && f.baseSize <= f.e.cfg.PartSize {
 		// A small file is sent whole at save: read all of its base now, while that
 		// version still exists. If another writer replaces it before close, the
 		// edited version can then still be saved beside theirs, whole.
-		first, last = 0, max(last, (f.baseLen-1)/writePage)
+		scan, baseLast = 0, (f.baseLen-1)/writePage
 	}
 	var missing []int64
-	for idx := first; idx <= last; idx++ {
+	for idx := scan; idx <= max(last, baseLast); idx++ {
+		if idx > baseLast && idx < first {
+			idx = first - 1 // a hole between the base and the write: no pages
+			continue
+		}
 		if _, ok := f.pages[idx]; ok {
 			continue
 		}
@@ -232,7 +238,7 @@ func (f *File) Write(ctx context.Context, data []byte, off int64) error {
 			continue
 		}
 		from, to := idx*writePage, min((idx+1)*writePage, baseLen)
-		if from < to && (off > from || end < to || idx < off/writePage || idx > (end-1)/writePage) {
+		if from < to && (off > from || end < to || idx < first || idx > last) {
 			if err := readBase(ctx, base, p[:to-from], from); err != nil {
 				f.releasePages(fresh)
 				return err
@@ -248,8 +254,9 @@ func (f *File) Write(ctx context.Context, data []byte, off int64) error {
 			continue
 		}
 		if slot, ok := f.spilled[idx]; ok {
-			if slot != spilled[idx] {
-				// Spilled again while we read it: read the newer copy.
+			if read, had := spilled[idx]; !had || slot != read || f.gen != gen {
+				// Written and sealed again while we read it (into the slot we read,
+				// maybe, as slots are reused): read the newer copy.
 				if err := f.e.spill.get(slot, p); err != nil {
 					f.e.budget.putPage(p)
 					return err
