@@ -75,6 +75,13 @@ func (b *writeBudget) acquireNow(n int64) {
 	b.mu.Unlock()
 }
 
+// over reports whether acquireNow took the budget past its limit.
+func (b *writeBudget) over() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.free < 0
+}
+
 // getPage takes a page's worth of budget (see acquire) and returns a zeroed page.
 func (b *writeBudget) getPage() ([]byte, error) {
 	if err := b.acquire(writePage); err != nil {

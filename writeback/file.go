@@ -349,18 +349,19 @@ func (f *File) releaseSpilled() {
 }
 
 // spillPages seals up to n of this file's pages into the spill file to free memory for
-// other writes, and returns how many it moved. A streaming file is skipped: its pages
-// leave memory by being uploaded.
+// other writes, and returns how many it moved. Of a streaming file, only the pages that
+// cannot leave memory by upload before the save are sealed (see unstreamableLocked).
 func (f *File) spillPages(n int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.stream != nil {
-		return 0, nil
-	}
+	from := f.unstreamableLocked()
 	moved := 0
 	for idx, p := range f.pages {
 		if moved == n {
 			break
+		}
+		if idx < from {
+			continue
 		}
 		slot, err := f.e.spill.put(p)
 		if err != nil {
@@ -395,14 +396,42 @@ func (f *File) pageLocked(idx int64) ([]byte, error) {
 	return p, nil
 }
 
-// memoryPages is how many pages the file holds in memory.
+// memoryPages is how many pages the file holds in memory that may be sealed.
 func (f *File) memoryPages() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.stream != nil {
+	from := f.unstreamableLocked()
+	if from == 0 {
+		return len(f.pages)
+	}
+	n := 0
+	for idx := range f.pages {
+		if idx >= from {
+			n++
+		}
+	}
+	return n
+}
+
+// unstreamableLocked is the first page that cannot leave memory by upload before the
+// save: 0 when the file does not stream (or its save began); else the first page from
+// the stream's floor not written, since the pages past a hole cannot join a part until
+// it is filled (a writer that leaves holes, as cp --sparse does, would otherwise hold
+// the whole buffer until its close). Called with f.mu held.
+func (f *File) unstreamableLocked() int64 {
+	s := f.stream
+	if s == nil || s.closing {
 		return 0
 	}
-	return len(f.pages)
+	idx := s.floor
+	for {
+		_, inMemory := f.pages[idx]
+		_, sealed := f.spilled[idx]
+		if !inMemory && !sealed {
+			return idx
+		}
+		idx++
+	}
 }
 
 // Drop frees every page and aborts a stream in progress: the content is no longer used.

@@ -108,16 +108,18 @@ func (f *File) saveBeside(ctx context.Context, key string, meta map[string]strin
 func (f *File) saveAs(ctx context.Context, key string, meta map[string]string, cond bucket.Condition) (Saved, error) {
 	f.mu.Lock()
 	size, s := f.size, f.stream
+	var rest int64
 	if s != nil {
 		if key != s.key {
 			f.mu.Unlock()
 			return Saved{}, fmt.Errorf("%s was streamed to S3 while written; it cannot be saved under another name", s.key)
 		}
-		f.sendRestLocked(size)
+		s.closing = true
+		rest = s.floor * writePage
 	}
 	f.mu.Unlock()
 	if s != nil {
-		etag, err := s.complete(ctx, cond)
+		etag, err := s.complete(ctx, f, rest, size, cond)
 		return Saved{etag, size}, err
 	}
 	if size <= f.e.cfg.PartSize {
@@ -189,4 +191,32 @@ func (f *File) saveMultipart(ctx context.Context, key string, size int64, meta m
 		up.Abort()
 	}
 	return etag, err
+}
+
+// sendParts uploads bytes [from, size) of the file as parts of ps bytes (from is a
+// multiple of ps), each read as it is sent, within the upload slots.
+func (f *File) sendParts(ctx context.Context, up Upload, from, size, ps int64) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for off := from; off < size; off += ps {
+		n, to := int32(off/ps)+1, min(off+ps, size)
+		done := f.e.slot()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer done()
+			if err := up.PutPartFrom(ctx, n, f.rangeReader(ctx, off, to), to-off); err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return firstErr
 }

@@ -16,6 +16,9 @@ type stream struct {
 	key   string
 	meta  map[string]string
 	floor int64 // first page not yet handed to a part; the pages below are gone
+	// closing is set when the save begins: from then on no more parts leave, the save
+	// sends the rest (under the file's mu).
+	closing bool
 
 	once  sync.Once
 	up    Upload
@@ -42,7 +45,7 @@ func (s *stream) finish() { s.doneOnce.Do(func() { close(s.done) }) }
 // untouched ranges can be copied server-side. Nor does content that someone may read
 // before it is saved (see File.keep).
 func (f *File) streamReadyParts() {
-	if f.baseLen > 0 || f.keep || f.e.cfg.PartSize <= 0 {
+	if f.baseLen > 0 || f.keep || f.e.cfg.PartSize <= 0 || (f.stream != nil && f.stream.closing) {
 		return
 	}
 	ppp := f.e.cfg.PartSize / writePage
@@ -54,12 +57,17 @@ func (f *File) streamReadyParts() {
 		if f.size < (floor+2*ppp)*writePage {
 			return
 		}
+		anySealed := false
 		for i := range ppp {
 			_, inMemory := f.pages[floor+i]
 			_, sealed := f.spilled[floor+i]
 			if !inMemory && !sealed {
 				return // a hole: the writer is not sequential here; wait
 			}
+			anySealed = anySealed || sealed
+		}
+		if anySealed && f.e.budget.over() {
+			return // sealed pages come back past the budget: not more than a part at once
 		}
 		part := make([][]byte, ppp)
 		for i := range ppp {
@@ -77,38 +85,6 @@ func (f *File) streamReadyParts() {
 		}
 		f.stream.floor += ppp
 		f.stream.send(int32(floor/ppp)+1, part)
-	}
-}
-
-// sendRestLocked hands the pages from the floor to size to the last parts (a hole
-// reads as zeros). Called with f.mu held, at save.
-func (f *File) sendRestLocked(size int64) {
-	s, ps := f.stream, f.e.cfg.PartSize
-	for from := s.floor * writePage; from < size; from += ps {
-		to := min(from+ps, size)
-		var pages [][]byte
-		for idx := from / writePage; idx*writePage < to; idx++ {
-			p, ok := f.pages[idx]
-			if !ok {
-				p = f.e.budget.getPageNow()
-				if slot, spilled := f.spilled[idx]; spilled {
-					if err := f.e.spill.get(slot, p); err != nil {
-						s.fail(err)
-					}
-					delete(f.spilled, idx)
-					f.e.spill.release(slot)
-				}
-			}
-			delete(f.pages, idx)
-			pages = append(pages, p)
-		}
-		// The last part is cut to the file's size.
-		if excess := int64(len(pages))*writePage - (to - from); excess > 0 {
-			last := pages[len(pages)-1]
-			pages[len(pages)-1] = last[:int64(len(last))-excess]
-		}
-		s.floor = (to + writePage - 1) / writePage
-		s.send(int32(from/ps)+1, pages)
 	}
 }
 
@@ -150,11 +126,15 @@ func (s *stream) fail(err error) {
 	s.mu.Unlock()
 }
 
-// complete waits for every part and completes the upload under cond; a failure aborts
-// it.
-func (s *stream) complete(ctx context.Context, cond bucket.Condition) (string, error) {
-	s.wg.Wait()
+// complete sends bytes [from, size) of f, the rest past the parts streamed, a part at a
+// time as it is read (a hole or a sealed page is not assembled in memory), waits for
+// every part and completes the upload under cond; a failure aborts it.
+func (s *stream) complete(ctx context.Context, f *File, from, size int64, cond bucket.Condition) (string, error) {
 	up, err := s.upload()
+	if err == nil {
+		err = f.sendParts(ctx, up, from, size, s.e.cfg.PartSize)
+	}
+	s.wg.Wait()
 	if err == nil {
 		s.mu.Lock()
 		err = s.failed

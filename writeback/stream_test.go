@@ -1,0 +1,283 @@
+package writeback_test
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ssecfs/ssecfs/internal/memstore"
+	"github.com/ssecfs/ssecfs/writeback"
+)
+
+// budgetSampler records the least free write budget seen until stop.
+type budgetSampler struct {
+	en      *env
+	min     atomic.Int64
+	stopped chan struct{}
+	wg      sync.WaitGroup
+}
+
+func sampleBudget(en *env) *budgetSampler {
+	s := &budgetSampler{en: en, stopped: make(chan struct{})}
+	s.min.Store(en.cfg.WriteBuffer)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		for {
+			if free := writeback.BudgetFree(en.e); free < s.min.Load() {
+				s.min.Store(free)
+			}
+			select {
+			case <-s.stopped:
+				return
+			case <-time.After(100 * time.Microsecond):
+			}
+		}
+	}()
+	return s
+}
+
+// stop ends the sampling and returns the least free budget seen.
+func (s *budgetSampler) stop() int64 {
+	close(s.stopped)
+	s.wg.Wait()
+	return min(s.min.Load(), writeback.BudgetFree(s.en.e))
+}
+
+// waitPartsSent waits until no streamed part of f holds pages: every page of budget in
+// use is one of f's in memory.
+func (en *env) waitPartsSent(f *writeback.File) {
+	en.t.Helper()
+	waitFor(en.t, "done sending parts", func() bool {
+		mem, _ := writeback.Pages(f)
+		return writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-int64(mem)*wp
+	})
+}
+
+// writeSequentially writes data from 0 in FUSE-sized chunks, counting what it wrote.
+func writeSequentially(f *writeback.File, data []byte, written *atomic.Int64) error {
+	const chunk = 128 * KiB
+	for off := 0; off < len(data); off += chunk {
+		if err := f.Write(ctx, data[off:min(off+chunk, len(data))], int64(off)); err != nil {
+			return err
+		}
+		if written != nil {
+			written.Store(int64(min(off+chunk, len(data))))
+		}
+	}
+	return nil
+}
+
+// A new file written front to back, larger than the write buffer, streams its parts
+// while it is written; a writer faster than the uploads waits for the budget instead of
+// growing memory. A read of a streamed range waits for the save; the save sends the
+// rest and completes the upload.
+func TestStreamWriterHeldBackByBudget(t *testing.T) {
+	en := newEnv(t, nil) // 16 MiB buffer, 5 MiB parts, 4 upload slots
+	gate := make(chan struct{})
+	var waiting, sent atomic.Int64
+	en.setHook(func(op, key string) error {
+		if op == memstore.OpPutPart {
+			waiting.Add(1)
+			<-gate
+			waiting.Add(-1)
+			sent.Add(1)
+		}
+		return nil
+	})
+	const size = 40 * MiB
+	data := randBytes(newRand(20), size)
+	f := en.open("stream")
+	sampler := sampleBudget(en)
+	var written atomic.Int64
+	done := make(chan error, 1)
+	go func() { done <- writeSequentially(f, data, &written) }()
+
+	// The first two parts leave as soon as the writer is a part past each; with
+	// their uploads held, the writer stops when the buffer is full.
+	waitFor(t, "two parts on their way", func() bool { return waiting.Load() == 2 })
+	for last := int64(-1); last != written.Load(); time.Sleep(300 * time.Millisecond) {
+		last = written.Load()
+	}
+	if w := written.Load(); w >= size || w > en.cfg.WriteBuffer {
+		t.Errorf("the writer wrote %d MiB while uploads were held; want it held at the %d MiB of the buffer", w/MiB, en.cfg.WriteBuffer/MiB)
+	}
+	select {
+	case err := <-done:
+		t.Fatalf("the writer finished while uploads were held: %v", err)
+	default:
+	}
+	if !writeback.Streaming(f) || writeback.StreamFloor(f) != 10 {
+		t.Errorf("streaming %v from page %d; want pages 0-9 on their way", writeback.Streaming(f), writeback.StreamFloor(f))
+	}
+
+	// A streamed range cannot be read back, written or cut until the save.
+	_, err := f.ReadAt(ctx, make([]byte, 100), 5*MiB)
+	var streamed writeback.StreamedRange
+	if !errors.As(err, &streamed) {
+		t.Fatalf("read of a streamed range: %v; want StreamedRange", err)
+	}
+	select {
+	case <-streamed.Done:
+		t.Fatal("StreamedRange.Done is closed before the save")
+	default:
+	}
+	if err := f.Write(ctx, []byte("x"), 3*MiB); !errors.Is(err, writeback.ErrBehindStream) {
+		t.Errorf("write into a streamed range: %v", err)
+	}
+	if err := f.Truncate(MiB); !errors.Is(err, writeback.ErrBehindStream) {
+		t.Errorf("truncate into a streamed range: %v", err)
+	}
+
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// Parts 1-7 leave before the save (while the writer is a part past the floor);
+	// wait until they are sent and their pages freed.
+	waitFor(t, "seven parts sent", func() bool {
+		mem, _ := writeback.Pages(f)
+		return sent.Load() == 7 && writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-int64(mem)*wp
+	})
+	if n := en.count(memstore.OpComplete); n != 0 {
+		t.Fatalf("%d completions before the save", n)
+	}
+	en.save(f)
+	if free := sampler.stop(); free < -2*wp {
+		t.Errorf("the write budget went %d KiB over its limit", -free/KiB)
+	}
+	if sent.Load() != 8 || en.count(memstore.OpStartUpload) != 1 || en.count(memstore.OpComplete) != 1 {
+		t.Errorf("%d parts, %d uploads, %d completions; want 8, 1, 1", sent.Load(), en.count(memstore.OpStartUpload), en.count(memstore.OpComplete))
+	}
+	en.checkObject("stream", data)
+	select {
+	case <-streamed.Done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("StreamedRange.Done still open after the save")
+	}
+	if writeback.Streaming(f) || f.Dirty() {
+		t.Error("the file still streams or is dirty after the save")
+	}
+	checkFile(t, f, data) // from the saved object now
+	if en.store.OpenUploads() != 0 {
+		t.Error("an upload is left open")
+	}
+	f.Drop()
+	en.waitBudgetFree()
+}
+
+// A file written front to back and then grown by truncate (as cp --sparse does for a
+// trailing hole) streams, and the save sends the hole as zeros, a part at a time.
+func TestStreamGrownByTruncate(t *testing.T) {
+	en := newEnv(t, nil)
+	data := randBytes(newRand(21), 12*MiB)
+	f := en.open("sparse")
+	if err := writeSequentially(f, data, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !writeback.Streaming(f) {
+		t.Fatal("12 MiB written front to back do not stream")
+	}
+	en.truncate(f, 40*MiB)
+	en.write(f, []byte("tail"), 30*MiB)
+	want := patched(resized(data, 40*MiB), []byte("tail"), 30*MiB)
+	en.waitPartsSent(f)
+	sampler := sampleBudget(en)
+	en.save(f)
+	if free := sampler.stop(); free < -en.cfg.PartSize {
+		t.Errorf("the save of a sparse streamed file went %d MiB over the write budget of %d MiB: its holes were assembled in memory", -free/MiB, en.cfg.WriteBuffer/MiB)
+	}
+	en.checkObject("sparse", want)
+	f.Drop()
+	en.waitBudgetFree()
+}
+
+// A new file written front to back, then with holes (as cp --sparse writes a sparse
+// file), streams its first parts; the pages past a hole cannot leave by upload before
+// the save, so they must be sealed into the spill file when the buffer is full rather
+// than stop the writer.
+func TestStreamWithHolesDoesNotStall(t *testing.T) {
+	en := newEnv(t, func(c *writeback.Config) { c.WriteBuffer = 3 * c.PartSize }) // the least the mount allows
+	f := en.open("holes")
+	sampler := sampleBudget(en)
+	want := randBytes(newRand(22), 12*MiB)
+	if err := writeSequentially(f, want, nil); err != nil {
+		t.Fatal(err)
+	}
+	r := newRand(23)
+	done := make(chan error, 1)
+	var pages [][]byte
+	for off := int64(14 * MiB); off < 44*MiB; off += 2 * MiB {
+		p := randBytes(r, wp)
+		pages = append(pages, p)
+		want = patched(want, p, off)
+	}
+	go func() {
+		for i, p := range pages {
+			if err := f.Write(ctx, p, int64(14*MiB+2*MiB*i)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		mem, spilled := writeback.Pages(f)
+		t.Fatalf("the writer of a streaming file with holes still waits after 20 s: %d pages in memory, %d sealed, budget free %d KiB", mem, spilled, writeback.BudgetFree(en.e)/KiB)
+	}
+	if _, spilled := writeback.Pages(f); spilled == 0 || !writeback.Streaming(f) {
+		t.Errorf("no page sealed (streaming %v)", writeback.Streaming(f))
+	}
+	// What has not left reads back.
+	from := writeback.StreamFloor(f) * wp
+	got := make([]byte, int64(len(want))-from)
+	if n, err := f.ReadAt(ctx, got, from); err != nil || !bytes.Equal(got[:n], want[from:]) {
+		t.Fatalf("read of [%d, %d): %d bytes, %v; differs", from, len(want), n, err)
+	}
+	en.save(f)
+	if free := sampler.stop(); free < -en.cfg.PartSize {
+		t.Errorf("the write budget went %d MiB over its limit", -free/MiB)
+	}
+	en.checkObject("holes", want)
+	f.Drop()
+	en.waitBudgetFree()
+}
+
+// Drop of a streaming file aborts its upload, once the parts on their way are done,
+// and frees their pages; nothing is saved.
+func TestStreamDropAborts(t *testing.T) {
+	en := newEnv(t, nil)
+	gate := make(chan struct{})
+	en.setHook(func(op, key string) error {
+		if op == memstore.OpPutPart {
+			<-gate
+		}
+		return nil
+	})
+	f := en.open("dropped")
+	if err := writeSequentially(f, randBytes(newRand(24), 15*MiB), nil); err != nil {
+		t.Fatal(err)
+	}
+	if !writeback.Streaming(f) {
+		t.Fatal("not streaming")
+	}
+	waitFor(t, "an upload begun", func() bool { return en.store.OpenUploads() == 1 })
+	f.Drop()
+	close(gate)
+	en.waitNoUploads()
+	en.waitBudgetFree()
+	if n := en.count(memstore.OpAbort); n != 1 {
+		t.Errorf("%d aborts, want 1", n)
+	}
+	if keys := en.store.Keys(); len(keys) != 0 {
+		t.Errorf("objects after Drop: %v", keys)
+	}
+}
