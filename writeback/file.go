@@ -177,11 +177,19 @@ func (f *File) Write(ctx context.Context, data []byte, off int64) error {
 	if len(data) == 0 {
 		return nil
 	}
+	return f.write(ctx, data, off)
+}
+
+// write is Write; with no data, it only reads the base of a small file into pages.
+func (f *File) write(ctx context.Context, data []byte, off int64) error {
 	end := off + int64(len(data))
 	if end > MaxObjectSize {
 		return ErrTooLarge
 	}
 	first, last := off/writePage, (end-1)/writePage
+	if len(data) == 0 {
+		first, last = 0, -1
+	}
 
 	f.mu.Lock()
 	gen := f.gen
@@ -279,6 +287,9 @@ func (f *File) Write(ctx context.Context, data []byte, off int64) error {
 		n := copy(p[pos-idx*writePage:], data[pos-off:])
 		pos += int64(n)
 	}
+	if len(data) == 0 {
+		return nil
+	}
 	f.size = max(f.size, end)
 	f.dirty = true
 	f.gen++
@@ -291,6 +302,17 @@ func (f *File) Write(ctx context.Context, data []byte, off int64) error {
 func (f *File) Truncate(size int64) error {
 	if size > MaxObjectSize {
 		return ErrTooLarge
+	}
+	f.mu.Lock()
+	small := f.baseLen > 0 && f.baseSize <= f.e.cfg.PartSize
+	f.mu.Unlock()
+	if small && size > 0 {
+		// Read the base of a small file now, as a write does, so that it can be
+		// saved beside whole if another writer replaces it (not needed when nothing
+		// of it stays).
+		if err := f.write(context.Background(), nil, 0); err != nil {
+			return err
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
