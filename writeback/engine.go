@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // Config shapes the write-back of one mount.
@@ -36,6 +37,10 @@ type Engine struct {
 
 	mu    sync.Mutex
 	files map[*File]struct{} // files with content, from which memory is reclaimed
+
+	// sending counts the streamed parts on their way, whose pages return to the budget
+	// when they arrive.
+	sending atomic.Int64
 
 	spillOnce sync.Once
 	spill     *spillFile // made on first reclaim; read only after that

@@ -371,12 +371,16 @@ func (f *File) releaseSpilled() {
 }
 
 // spillPages seals up to n of this file's pages into the spill file to free memory for
-// other writes, and returns how many it moved. Of a streaming file, only the pages that
-// cannot leave memory by upload before the save are sealed (see unstreamableLocked).
-func (f *File) spillPages(n int) (int, error) {
+// other writes, and returns how many it moved. Of a streaming file, unless all, only
+// the pages that cannot leave memory by upload before the save are sealed (see
+// unstreamableLocked).
+func (f *File) spillPages(n int, all bool) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	from := f.unstreamableLocked()
+	from := int64(0)
+	if !all {
+		from = f.unstreamableLocked()
+	}
 	moved := 0
 	for idx, p := range f.pages {
 		if moved == n {
@@ -418,11 +422,15 @@ func (f *File) pageLocked(idx int64) ([]byte, error) {
 	return p, nil
 }
 
-// memoryPages is how many pages the file holds in memory that may be sealed.
-func (f *File) memoryPages() int {
+// memoryPages is how many pages the file holds in memory that may be sealed (all: how
+// many it holds).
+func (f *File) memoryPages(all bool) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	from := f.unstreamableLocked()
+	from := int64(0)
+	if !all {
+		from = f.unstreamableLocked()
+	}
 	if from == 0 {
 		return len(f.pages)
 	}

@@ -6,15 +6,14 @@ const spillBatch = 8
 // reclaim frees write budget by sealing pages of the file that holds the most in memory
 // into the encrypted spill file. It reports whether it freed anything.
 func (e *Engine) reclaim() bool {
-	e.mu.Lock()
-	var victim *File
-	most := 0
-	for f := range e.files {
-		if n := f.memoryPages(); n > most {
-			victim, most = f, n
-		}
+	victim, all := e.victim(false), false
+	if victim == nil && e.sending.Load() == 0 {
+		// Only pages that are to stream are left, and no part is on its way to free
+		// memory: writers of streaming files would wait for each other (each holds
+		// up to two parts less a page before its next part leaves). Seal those too;
+		// they come back when their part leaves.
+		victim, all = e.victim(true), true
 	}
-	e.mu.Unlock()
 	if victim == nil {
 		return false
 	}
@@ -25,7 +24,7 @@ func (e *Engine) reclaim() bool {
 		e.log.Error("cannot spill unsaved pages: writes wait for memory instead", "err", e.spillErr)
 		return false
 	}
-	moved, err := victim.spillPages(spillBatch)
+	moved, err := victim.spillPages(spillBatch, all)
 	if err != nil {
 		e.log.Error("spilling unsaved pages failed", "object", victim.Key(), "err", err)
 	}
@@ -33,4 +32,19 @@ func (e *Engine) reclaim() bool {
 		e.log.Debug("moved unsaved pages to the encrypted spill file", "object", victim.Key(), "pages", moved)
 	}
 	return moved > 0
+}
+
+// victim is the file with the most pages in memory that may be sealed (all: any page),
+// or nil.
+func (e *Engine) victim(all bool) *File {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var victim *File
+	most := 0
+	for f := range e.files {
+		if n := f.memoryPages(all); n > most {
+			victim, most = f, n
+		}
+	}
+	return victim
 }

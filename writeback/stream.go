@@ -92,9 +92,11 @@ func (f *File) streamReadyParts() {
 // slots, and frees the pages' budget when done.
 func (s *stream) send(n int32, pages [][]byte) {
 	s.wg.Add(1)
+	s.e.sending.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer func() {
+			s.e.sending.Add(-1) // before the pages wake a writer waiting for them
 			for _, p := range pages {
 				s.e.budget.putPage(p)
 			}

@@ -281,3 +281,69 @@ func TestStreamDropAborts(t *testing.T) {
 		t.Errorf("objects after Drop: %v", keys)
 	}
 }
+
+// Two files written front to back at once through the least buffer the mount allows
+// (three parts): each holds up to two parts less a page that are to stream, so together
+// they can fill the buffer with pages that cannot be sealed and nothing on its way to
+// S3 to free any. They must not wait for each other until ErrNoBuffer.
+func TestConcurrentStreamsDoNotStall(t *testing.T) {
+	en := newEnv(t, func(c *writeback.Config) { c.WriteBuffer = 3 * c.PartSize })
+	a, b := en.open("a"), en.open("b")
+	dataA, dataB := randBytes(newRand(25), 20*MiB), randBytes(newRand(26), 20*MiB)
+	// a streams its first part and keeps pages 5-13 (9; part 2 leaves at 15 MiB).
+	if err := writeSequentially(a, dataA[:14*MiB], nil); err != nil {
+		t.Fatal(err)
+	}
+	en.waitPartsSent(a)
+	// b takes the other 6 pages of the buffer, streaming its first part too.
+	if err := writeSequentially(b, dataB[:12*MiB], nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "b's part sent", func() bool {
+		memA, _ := writeback.Pages(a)
+		memB, _ := writeback.Pages(b)
+		return writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-int64(memA+memB)*wp
+	})
+	// Without a way out, the buffer is now full of pages to stream (a: 9, b: 6) and
+	// the next page of either waits for the other.
+	memA, sealedA := writeback.Pages(a)
+	memB, sealedB := writeback.Pages(b)
+	t.Logf("budget free %d KiB; a streamed below page %d, %d pages in memory, %d sealed; b below %d, %d and %d",
+		writeback.BudgetFree(en.e)/KiB, writeback.StreamFloor(a), memA, sealedA, writeback.StreamFloor(b), memB, sealedB)
+	done := make(chan error, 2)
+	for _, w := range []struct {
+		f    *writeback.File
+		data []byte
+		from int
+	}{{a, dataA, 14 * MiB}, {b, dataB, 12 * MiB}} {
+		go func() { done <- writeSequentiallyFrom(w.f, w.data, w.from) }()
+	}
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("two streaming writers still wait after 20 s (budget free %d KiB)", writeback.BudgetFree(en.e)/KiB)
+		}
+	}
+	en.save(a)
+	en.save(b)
+	en.checkObject("a", dataA)
+	en.checkObject("b", dataB)
+	a.Drop()
+	b.Drop()
+	en.waitBudgetFree()
+}
+
+// writeSequentiallyFrom writes data[from:] at from in FUSE-sized chunks.
+func writeSequentiallyFrom(f *writeback.File, data []byte, from int) error {
+	const chunk = 128 * KiB
+	for off := from; off < len(data); off += chunk {
+		if err := f.Write(ctx, data[off:min(off+chunk, len(data))], int64(off)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
