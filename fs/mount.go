@@ -34,6 +34,18 @@ func (f *FS) kernelTTL() time.Duration {
 // Mount mounts f at dir and returns the running server; Wait on it, Unmount to end.
 // As root it mounts with mount(2) itself, so fusermount3 is needed only by other users.
 func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
+	server, err := gofs.Mount(dir, f.Root(), f.nodeOptions(mo))
+	if err != nil {
+		return nil, err
+	}
+	if err := raiseKernelReadAhead(dir); err != nil {
+		f.log.Debug("kept the kernel's read-ahead for the mount", "err", err)
+	}
+	return server, nil
+}
+
+// nodeOptions are go-fuse's options for the tree and the kernel mount.
+func (f *FS) nodeOptions(mo MountOptions) *gofs.Options {
 	ttl := f.kernelTTL()
 	opts := []string{"default_permissions"}
 	if mo.ReadOnly {
@@ -43,13 +55,13 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 	if logger == nil {
 		logger = log.New(os.Stderr, "fuse: ", 0)
 	}
-	server, err := gofs.Mount(dir, f.Root(), &gofs.Options{
+	return &gofs.Options{
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
 		NegativeTimeout: &ttl,
-		UID:             f.opts.UID,
-		GID:             f.opts.GID,
-		Logger:          logger,
+		// No UID or GID: go-fuse would put them in place of every owner 0, hiding
+		// objects owned by root (x-amz-meta-uid=0). The tree fills every owner itself.
+		Logger: logger,
 		MountOptions: fuse.MountOptions{
 			FsName:     mo.FsName,
 			Name:       "ssecfs",
@@ -67,12 +79,5 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 			Debug:             mo.Debug,
 			Logger:            logger,
 		},
-	})
-	if err != nil {
-		return nil, err
 	}
-	if err := raiseKernelReadAhead(dir); err != nil {
-		f.log.Debug("kept the kernel's read-ahead for the mount", "err", err)
-	}
-	return server, nil
 }
