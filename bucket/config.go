@@ -1,6 +1,7 @@
 package bucket
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -36,6 +37,13 @@ type Config struct {
 	Uploads UploadJournal
 	// WrapTransport, if set, wraps the HTTP transport; tests use it to watch requests.
 	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Observer, if set, is told of every request sent, once, after its retries
+	// (observe.go): metrics, the audit log, the debug log. Observers combines
+	// several.
+	Observer Observer
+	// CallerOf, if set, finds in a request's context the process that caused it, when
+	// WithCaller did not say (fs.CallerOf reads a FUSE request's caller).
+	CallerOf func(context.Context) (Caller, bool)
 }
 
 func (c *Config) maxAttempts() int {

@@ -373,6 +373,12 @@ func isolateAWSEnv(t *testing.T) {
 // for key material at the end.
 func openFake(t *testing.T, f *fakeS3, keys ...keysrc.Key) (*Bucket, *syncBuffer) {
 	t.Helper()
+	return openFakeWith(t, f, nil, keys...)
+}
+
+// openFakeWith is openFake with the Config changed by edit, if not nil.
+func openFakeWith(t *testing.T, f *fakeS3, edit func(*Config), keys ...keysrc.Key) (*Bucket, *syncBuffer) {
+	t.Helper()
 	isolateAWSEnv(t)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
@@ -384,7 +390,7 @@ func openFake(t *testing.T, f *fakeS3, keys ...keysrc.Key) (*Bucket, *syncBuffer
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	b, err := Open(context.Background(), Config{
+	cfg := Config{
 		Bucket:         "b",
 		Endpoint:       f.srv.URL,
 		CABundle:       caFile,
@@ -392,7 +398,11 @@ func openFake(t *testing.T, f *fakeS3, keys ...keysrc.Key) (*Bucket, *syncBuffer
 		MaxAttempts:    2,
 		RequestTimeout: 30 * time.Second,
 		Logger:         slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-	})
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	b, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

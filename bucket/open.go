@@ -91,7 +91,11 @@ func Open(ctx context.Context, cfg Config) (*Bucket, error) {
 	if awsCfg.Region == "" {
 		awsCfg.Region = "us-east-1"
 	}
+	observer := newRequestObserver(&cfg)
 	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if observer != nil {
+			o.APIOptions = append(o.APIOptions, observer.register)
+		}
 		// Every S3 request goes through our client: https only, and AWS_CA_BUNDLE
 		// and --ca-bundle added to the system roots rather than replacing them.
 		o.HTTPClient = httpClient
