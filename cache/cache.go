@@ -63,6 +63,8 @@ type Options struct {
 	ReadAheadMax int64
 	// NoReadAhead turns read-ahead off: Readers fetch only the pages they read.
 	NoReadAhead bool
+	// Observer, if set, is told of hits, misses, evictions and read-ahead (observe.go).
+	Observer Observer
 }
 
 // PageCache is a bounded cache of plaintext pages in a fixed arena, with single-flight fetching.
@@ -81,6 +83,7 @@ type PageCache struct {
 
 	mem    *arena // its pages are the slots' data; unmapped by Close (or a cleanup)
 	locked bool
+	obs    Observer // nil: nobody watches
 
 	// base is the parent of every fetch's context: Close cancels it.
 	base   context.Context
@@ -142,6 +145,7 @@ func New(capacity int64, opts Options) (*PageCache, error) {
 		pageSize:     ps,
 		maxPages:     int(n),
 		fetchTimeout: opts.FetchTimeout,
+		obs:          opts.Observer,
 		mem:          mem,
 		locked:       mem.locked,
 		slots:        make([]slot, n),

@@ -31,8 +31,9 @@ type flight struct {
 	// Set when the flight is made, then only read.
 	src      *source
 	first, n int64
-	raBytes  int64  // > 0 for read-ahead: bytes counted in PageCache.raInflight until it retires
-	onDone   func() // called when the fetch is done, before done is closed, without locks held
+	raBytes  int64           // > 0 for read-ahead: bytes counted in PageCache.raInflight until it retires
+	ra       *readAheadPages // which of its pages were counted, while watched (observe.go)
+	onDone   func()          // called when the fetch is done, before done is closed, without locks held
 
 	done chan struct{}
 	buf  []byte       // written before done is closed, read after
@@ -50,7 +51,8 @@ type flight struct {
 // missed first: that read may be interrupted (its ctx done) and must be able to
 // return at once while the others keep waiting for the same fetch.
 func (c *PageCache) startLocked(src *source, first, n, raBytes int64, onDone func()) *flight {
-	fl := &flight{src: src, first: first, n: n, raBytes: raBytes, onDone: onDone, done: make(chan struct{})}
+	fl := &flight{src: src, first: first, n: n, raBytes: raBytes, onDone: onDone, done: make(chan struct{}),
+		ra: c.newReadAheadPages(raBytes, n)}
 	fl.refs.Store(1)
 	c.raInflight += raBytes
 	for i := range n {
@@ -124,6 +126,7 @@ func (c *PageCache) store(fl *flight, buf []byte, err error) {
 			continue
 		}
 		c.publishLocked(r.slot, fl.src.key(r.idx))
+		c.markReadAheadLocked(r.slot, fl, r.idx)
 	}
 }
 

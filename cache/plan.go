@@ -164,6 +164,7 @@ func (c *PageCache) copyPart(ctx context.Context, src *source, p part, dst []byt
 // copyFlight waits for fl and copies bytes [lo, hi) of its page idx into dst.
 func (c *PageCache) copyFlight(ctx context.Context, src *source, fl *flight, idx int64, dst []byte, lo, hi int64) error {
 	defer fl.release()
+	c.missed()
 	if err := fl.wait(ctx); err != nil {
 		return err
 	}
@@ -172,6 +173,7 @@ func (c *PageCache) copyFlight(ctx context.Context, src *source, fl *flight, idx
 		return shortPage(src, idx, len(page), hi)
 	}
 	copy(dst, page[lo:hi])
+	c.readAheadRead(fl.ra, idx-fl.first, len(page))
 	return nil
 }
 

@@ -26,6 +26,9 @@ type slot struct {
 	pins       int32
 	state      slotState
 	prev, next int32 // LRU links (towards head, towards tail)
+	// ra and raPage mark a page fetched ahead, while watched (observe.go).
+	ra     *readAheadPages
+	raPage int32
 }
 
 func (c *PageCache) unlinkLocked(i int32) {
@@ -58,6 +61,7 @@ func (c *PageCache) pushFrontLocked(i int32) {
 // pinLocked pins cached slot i and marks it most recently used.
 func (c *PageCache) pinLocked(i int32) *slot {
 	s := &c.slots[i]
+	c.hitLocked(s)
 	s.pins++
 	c.pinned++
 	if c.head != i {
@@ -90,6 +94,7 @@ func (c *PageCache) unpin(i int32, drop bool) {
 // last unpin if a copy is in progress.
 func (c *PageCache) removeLocked(i int32) {
 	s := &c.slots[i]
+	c.retireLocked(s, false)
 	delete(c.index, s.key)
 	c.unlinkLocked(i)
 	c.bytes -= int64(s.n)
@@ -122,6 +127,7 @@ func (c *PageCache) reserveLocked() int32 {
 	for i := c.tail; i >= 0; i = c.slots[i].prev {
 		s := &c.slots[i]
 		if s.pins == 0 {
+			c.retireLocked(s, true)
 			delete(c.index, s.key)
 			c.unlinkLocked(i)
 			c.bytes -= int64(s.n)
