@@ -24,6 +24,8 @@ type Config struct {
 	TempDir string
 	// Logger receives warnings and errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Observer, if set, is told of conflicts (observe.go); Engine.Stats tells the rest.
+	Observer Observer
 }
 
 // Engine holds what the files being written share: the store, the write budget, the

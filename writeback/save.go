@@ -68,7 +68,7 @@ func (f *File) Save(ctx context.Context) (Saved, error) {
 	saved, err := f.saveAs(ctx, key, meta, cond)
 	if errors.Is(err, bucket.ErrChanged) && cond != (bucket.Condition{}) {
 		f.setSaveFailed(true)
-		return Saved{}, f.saveBeside(ctx, key, meta, err)
+		return Saved{}, f.e.conflict(f.saveBeside(ctx, key, meta, err))
 	}
 	if err != nil {
 		f.setSaveFailed(true)
