@@ -13,8 +13,14 @@ import (
 type MountOptions struct {
 	FsName     string // shown in mount(8) and df, e.g. "ssecfs:bucket/prefix"
 	AllowOther bool
-	ReadOnly   bool
-	Debug      bool // log every FUSE request (names, never data)
+	// AllowRoot lets root use the mount besides the user who mounted it (libfuse's
+	// allow_root, which the kernel does not know): the kernel is told allow_other and
+	// the requests of other users are refused here with EACCES.
+	AllowRoot bool
+	ReadOnly  bool
+	// Options are further kernel mount options: nodev, nosuid, noexec.
+	Options []string
+	Debug   bool // log every FUSE request (names, never data)
 	// Logger receives go-fuse's own messages (and the Debug trace); nil: stderr.
 	Logger *log.Logger
 }
@@ -34,8 +40,17 @@ func (f *FS) kernelTTL() time.Duration {
 // Mount mounts f at dir and returns the running server; Wait on it, Unmount to end.
 // As root it mounts with mount(2) itself, so fusermount3 is needed only by other users.
 func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
-	server, err := gofs.Mount(dir, f.Root(), f.nodeOptions(mo))
+	opts := f.nodeOptions(mo)
+	raw := gofs.NewNodeFS(f.Root(), opts)
+	if mo.AllowRoot {
+		raw = &ownerAndRoot{RawFileSystem: raw, owner: uint32(os.Getuid())}
+	}
+	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
 	if err != nil {
+		return nil, err
+	}
+	go server.Serve()
+	if err := server.WaitMount(); err != nil {
 		return nil, err
 	}
 	if err := raiseKernelReadAhead(dir); err != nil {
@@ -51,6 +66,7 @@ func (f *FS) nodeOptions(mo MountOptions) *gofs.Options {
 	if mo.ReadOnly {
 		opts = append(opts, "ro")
 	}
+	opts = append(opts, mo.Options...)
 	logger := mo.Logger
 	if logger == nil {
 		logger = log.New(os.Stderr, "fuse: ", 0)
@@ -65,7 +81,7 @@ func (f *FS) nodeOptions(mo MountOptions) *gofs.Options {
 		MountOptions: fuse.MountOptions{
 			FsName:     mo.FsName,
 			Name:       "ssecfs",
-			AllowOther: mo.AllowOther,
+			AllowOther: mo.AllowOther || mo.AllowRoot,
 			MaxWrite:   1 << 20,
 			// The kernel asks for security.capability before every write; answer
 			// it (and the ACL names) without a round trip to the tree.
