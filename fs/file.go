@@ -81,7 +81,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	key := n.key
 	n.mu.Unlock()
 	if writing {
-		return &readHandle{node: n}, 0, 0
+		return &readHandle{node: n, caller: openedBy(ctx)}, 0, 0
 	}
 	info, err := n.head(ctx, key)
 	if err != nil {
@@ -101,7 +101,7 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	} else {
 		n.NotifyContent(-1, 0) // attributes only; the pages go because KEEP_CACHE is not set
 	}
-	return &readHandle{node: n, key: key, etag: info.ETag, size: info.Size}, fuseFlags, 0
+	return &readHandle{node: n, key: key, etag: info.ETag, size: info.Size, caller: openedBy(ctx)}, fuseFlags, 0
 }
 
 // head learns the object's current version. A HEAD made within the kernel's own

@@ -54,6 +54,7 @@ func New(store ObjectStore, pages *cache.PageCache, opts Options) *FS {
 		Slots:               f.uploadSlots,
 		OverwriteConcurrent: o.OverwriteConcurrent,
 		Logger:              o.Logger,
+		Observer:            o.Observer,
 	})
 	return f
 }

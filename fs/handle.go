@@ -10,6 +10,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/cache"
 	"github.com/ssecfs/ssecfs/writeback"
 )
@@ -46,6 +47,9 @@ type readHandle struct {
 	// reader reads the pinned version through the page cache, reading ahead when the
 	// file is read front to back; nil until the first read.
 	reader *cache.Reader
+	// caller opened the handle; its reads are sent on its behalf (observe.go). Set
+	// when the handle is made, nil when unknown.
+	caller *bucket.Caller
 }
 
 func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
@@ -91,7 +95,7 @@ func (h *readHandle) readerFor(key string) *cache.Reader {
 		}
 		etag := h.etag
 		h.reader = n.fsys.pages.NewReader(key, etag, h.size, func(ctx context.Context, off, length int64) ([]byte, error) {
-			return n.fsys.store.ReadRange(ctx, key, etag, off, length)
+			return n.fsys.store.ReadRange(h.onBehalf(ctx), key, etag, off, length)
 		})
 	}
 	return h.reader

@@ -31,6 +31,9 @@ type Options struct {
 	OverwriteConcurrent bool
 	// Logger receives warnings and errors; nil means slog.Default().
 	Logger *slog.Logger
+	// Observer, if set, is told of every FUSE operation and of the write-back's
+	// conflicts (observe.go).
+	Observer Observer
 }
 
 func (o *Options) withDefaults() Options {
