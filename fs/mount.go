@@ -45,7 +45,7 @@ func Mount(dir string, f *FS, mo MountOptions) (*fuse.Server, error) {
 	if mo.AllowRoot {
 		raw = &ownerAndRoot{RawFileSystem: raw, owner: uint32(os.Getuid())}
 	}
-	server, err := fuse.NewServer(raw, dir, &opts.MountOptions)
+	server, err := fuse.NewServer(f.observeRaw(raw), dir, &opts.MountOptions) // outermost: sees every answer
 	if err != nil {
 		return nil, err
 	}
