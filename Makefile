@@ -10,12 +10,34 @@ BENCH_SIZE ?= 1GiB
 FUZZTIME ?= 30s
 SSECFS_STRESS_SCALE ?= 10
 
-.PHONY: all build deps test unit integration demo vet fmt clean bench fuzz stress
+# Installation: the binary in $(PREFIX)/bin, where mount(8)'s helpers find it (they run
+# with PATH cleared, so in a directory of the shell's default PATH), and the helper for
+# `mount -t ssecfs` in /sbin, the only place mount(8) looks.
+PREFIX  ?= /usr/local
+SBINDIR ?= /sbin
+MANDIR  ?= $(PREFIX)/share/man/man1
+# The version `ssecfs --version` shows, from git when there is one.
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null)
+
+.PHONY: all build deps test unit integration demo vet fmt clean bench fuzz stress man install uninstall
 
 all: build
 
 build:
-	$(GO) build -o $(SSECFS) ./cmd/ssecfs
+	$(GO) build $(if $(VERSION),-ldflags "-X main.version=$(VERSION)") -o $(SSECFS) ./cmd/ssecfs
+
+# The man pages, made from the same flag definitions as --help; not committed.
+man: build
+	$(SSECFS) man docs/man
+
+install: build
+	install -D -m 0755 $(SSECFS) $(DESTDIR)$(PREFIX)/bin/ssecfs
+	sed 's|^ssecfs=ssecfs$$|ssecfs=$(PREFIX)/bin/ssecfs|' scripts/mount.ssecfs > $(BIN)/mount.ssecfs
+	install -D -m 0755 $(BIN)/mount.ssecfs $(DESTDIR)$(SBINDIR)/mount.ssecfs
+	mkdir -p $(DESTDIR)$(MANDIR) && $(SSECFS) man $(DESTDIR)$(MANDIR)
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/ssecfs $(DESTDIR)$(SBINDIR)/mount.ssecfs $(DESTDIR)$(MANDIR)/ssecfs.1 $(DESTDIR)$(MANDIR)/ssecfs-*.1
 
 # fusermount3 is needed to mount as a non-root user (and tests check that path);
 # the SeaweedFS binary is the local S3 server of the tests and the demo.
@@ -63,4 +85,4 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 
 clean:
-	rm -rf $(BIN) .demo
+	rm -rf $(BIN) .demo docs/man

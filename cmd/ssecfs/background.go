@@ -19,8 +19,10 @@ const readyEnv = "SSECFS_READY_FD"
 // startupLimit bounds how long the parent waits for the child's verdict.
 const startupLimit = 5 * time.Minute
 
-// startBackground runs the mount in a detached child and returns once the mount is live
-// (0) or has failed (1, with the reason on stderr).
+// startBackground runs the mount in a detached child, `ssecfs args...` (a mount in the
+// foreground), and returns once the mount is live (0) or has failed (1, with the reason
+// on stderr). The child needs no terminal: it has no stdio, and its own session, so
+// mount(8) and systemd can start it as well as a shell.
 func startBackground(args []string) int {
 	exe, err := os.Executable()
 	if err != nil {
@@ -32,7 +34,7 @@ func startBackground(args []string) int {
 		fmt.Fprintf(os.Stderr, "ssecfs mount: %v\n", err)
 		return 1
 	}
-	cmd := exec.Command(exe, append([]string{"mount", "--foreground"}, args...)...)
+	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), readyEnv+"=3")
 	cmd.ExtraFiles = []*os.File{w}
 	// No stdio: the child outlives this terminal. Setsid detaches it from the terminal's

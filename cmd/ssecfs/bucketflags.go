@@ -1,8 +1,7 @@
 package main
 
 import (
-	"flag"
-	"fmt"
+	"github.com/spf13/pflag"
 
 	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/keysrc"
@@ -25,7 +24,7 @@ var (
 )
 
 // register adds the flags to fs.
-func (b *bucketFlags) register(fs *flag.FlagSet) {
+func (b *bucketFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&b.keys.File, "key-file", "", "`FILE` of keys, one base64 key (32 bytes) per line; # comments allowed;\n"+
 		"a file of exactly 32 raw bytes is one key. Must not be readable by group or others (chmod 600).")
 	fs.StringVar(&b.keys.Env, "key-env", "", "environment variable `NAME` holding keys separated by ':' or newlines")
@@ -41,13 +40,12 @@ func (b *bucketFlags) register(fs *flag.FlagSet) {
 		"treat it as compromised. Only for throwaway test servers.")
 }
 
-// printWhereFlags prints, for --help, the endpoint and TLS flags under their heading,
-// and where credentials come from.
-func printWhereFlags(fs *flag.FlagSet) {
-	out := fs.Output()
-	fmt.Fprintln(out, "\nWhere the bucket is:")
-	printFlags(fs, whereFlagNames...)
-	fmt.Fprintln(out, "\nCredentials come from the standard AWS chain (environment, --profile, SSO, instance role).")
+// whereGroup is the --help heading of the endpoint and TLS flags, and where
+// credentials come from.
+var whereGroup = flagGroup{
+	title: "Where the bucket is:",
+	names: whereFlagNames,
+	after: "Credentials come from the standard AWS chain (environment, --profile, SSO, instance role).",
 }
 
 // haveKeys reports whether a key source was given.

@@ -1,31 +1,41 @@
 package main
 
 import (
-	"flag"
+	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/spf13/pflag"
 )
 
 // Every command's --help lists every flag it has, once, and mount, check and rotate
 // share the key and endpoint flags with the same help text.
 func TestHelpListsEveryFlag(t *testing.T) {
 	usage := map[string]string{}
-	for name, fs := range map[string]*flag.FlagSet{
-		"mount":  newMountFlags(&mountConfig{}),
-		"check":  newCheckFlags(&checkConfig{}),
-		"rotate": newRotateFlags(&rotateConfig{}),
-	} {
+	root := newRootCmd()
+	for _, name := range []string{"mount", "check", "rotate", "keygen"} {
+		cmd, _, err := root.Find([]string{name})
+		if err != nil || cmd.Name() != name {
+			t.Fatalf("no command %s: %v", name, err)
+		}
 		var out strings.Builder
-		fs.SetOutput(&out)
-		fs.Usage()
+		cmd.SetOut(&out)
+		cmd.HelpFunc()(cmd, nil)
 		help := out.String()
-		fs.VisitAll(func(f *flag.Flag) {
-			if n := strings.Count(help, "  --"+f.Name+" ") + strings.Count(help, "  --"+f.Name+"\n"); n != 1 {
+		if !strings.HasPrefix(help, "Usage: ssecfs "+name) {
+			t.Errorf("%s --help does not begin with its usage:\n%s", name, help)
+		}
+		cmd.Flags().VisitAll(func(f *pflag.Flag) {
+			listed := regexp.MustCompile(`(?m)^  (-\w, )?--` + f.Name + `( |$)`)
+			if n := len(listed.FindAllString(help, -1)); n != 1 {
 				t.Errorf("%s --help lists --%s %d times:\n%s", name, f.Name, n, help)
 			}
 		})
+		if name == "keygen" {
+			continue
+		}
 		for _, n := range append(append([]string{}, keyFlagNames...), whereFlagNames...) {
-			f := fs.Lookup(n)
+			f := cmd.Flags().Lookup(n)
 			if f == nil {
 				t.Errorf("%s has no --%s", name, n)
 				continue
@@ -42,7 +52,7 @@ func TestHelpListsEveryFlag(t *testing.T) {
 }
 
 func TestBucketFlagsConfig(t *testing.T) {
-	c, err := parseMountArgs([]string{"--endpoint", "https://s3.example", "--region", "eu-west-1", "--profile", "p",
+	c, _, err := parseMountArgs([]string{"--endpoint", "https://s3.example", "--region", "eu-west-1", "--profile", "p",
 		"--ca-bundle", "/ca.pem", "--insecure-http", "--key-command", "pass show k", "s3://bkt/pre", "/mnt"})
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ssecfs/ssecfs/check"
 )
@@ -20,59 +21,78 @@ type checkConfig struct {
 	sample   int
 }
 
-const checkUsage = `Usage: ssecfs check [flags] BUCKET[/PREFIX]
-
-Tells, in plain words, whether BUCKET (or only the keys under PREFIX) can be used with
+const checkLong = `Tells, in plain words, whether BUCKET (or only the keys under PREFIX) can be used with
 these keys, and why not: the endpoint and credentials, the bucket's encryption
 configuration, a probe object written, read back and deleted with the current key, and
 which key opens each of a sample of the objects. Exits 0 when the bucket is usable and
 every sampled object opens; otherwise 1, with the reason on the last line. Keys are only
 ever shown by fingerprint.
-
-Keys (exactly one source; the first key writes, the others are older keys):
 `
 
-func newCheckFlags(c *checkConfig) *flag.FlagSet {
-	fs := flag.NewFlagSet("ssecfs check", flag.ContinueOnError)
+var checkHelp = commandHelp{
+	usage: "ssecfs check [flags] BUCKET[/PREFIX]",
+	groups: []flagGroup{
+		{title: "Keys (exactly one source; the first key writes, the others are older keys):", names: keyFlagNames},
+		whereGroup,
+		{title: "What to check:", names: []string{"read-only", "sample"}},
+	},
+}
+
+func (c *checkConfig) register(fs *pflag.FlagSet) {
 	c.bucketFlags.register(fs)
 	fs.BoolVar(&c.readOnly, "read-only", false, "check for a read-only mount: write no probe object, and do not fail\n"+
 		"when the bucket blocks SSE-C writes")
 	fs.IntVar(&c.sample, "sample", 100, "how many objects (`N`) under the prefix to try the keys on")
-	fs.Usage = func() {
-		out := fs.Output()
-		fmt.Fprint(out, checkUsage)
-		printFlags(fs, keyFlagNames...)
-		printWhereFlags(fs)
-		fmt.Fprintln(out, "\nWhat to check:")
-		printFlags(fs, "read-only", "sample")
+}
+
+func (c *checkConfig) finish(args []string) error {
+	if err := positional("BUCKET[/PREFIX]")(nil, args); err != nil {
+		return err
 	}
-	return fs
+	if err := c.target.set(args[0]); err != nil {
+		return err
+	}
+	if c.sample < 0 {
+		return invalid(fmt.Errorf("--sample %d: want 0 or more", c.sample))
+	}
+	return nil
 }
 
 func parseCheckArgs(args []string) (*checkConfig, error) {
 	c := &checkConfig{}
-	fs := newCheckFlags(c)
-	if _, err := parseCommandLine(fs, args, &c.target); err != nil {
-		return nil, err
+	fs := pflag.NewFlagSet("ssecfs check", pflag.ContinueOnError)
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, flagError(nil, err)
 	}
-	if c.sample < 0 {
-		return nil, fmt.Errorf("--sample %d: want 0 or more", c.sample)
+	if err := c.finish(fs.Args()); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
+func newCheckCmd() *cobra.Command {
+	c := &checkConfig{}
+	cmd := &cobra.Command{
+		Use:   "check [flags] BUCKET[/PREFIX]",
+		Short: "can these keys use this bucket?",
+		Long:  checkLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// Before the keys are read: like mount and rotate, check holds them.
+			disableCoreDumps(slog.New(slog.NewTextHandler(os.Stderr, nil)))
+			if err := c.finish(args); err != nil {
+				return err
+			}
+			return status(runCheck(c))
+		},
+	}
+	c.register(cmd.Flags())
+	setHelp(cmd, checkHelp)
+	return cmd
+}
+
 // runCheck is `ssecfs check`. It returns the exit status.
-func runCheck(args []string) int {
-	// Before the keys are read: like mount and rotate, check holds them.
-	disableCoreDumps(slog.New(slog.NewTextHandler(os.Stderr, nil)))
-	c, err := parseCheckArgs(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ssecfs check: %v\n", err)
-		return 2
-	}
+func runCheck(c *checkConfig) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	if !check.Run(ctx, check.Config{

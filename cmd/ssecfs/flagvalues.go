@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"strconv"
 	"strings"
@@ -11,6 +10,8 @@ import (
 type byteSize int64
 
 func (b *byteSize) String() string { return formatBytes(int64(*b)) }
+
+func (b *byteSize) Type() string { return "SIZE" }
 
 func (b *byteSize) Set(s string) error {
 	v, err := parseBytes(s)
@@ -76,6 +77,8 @@ type fileMode uint32
 
 func (m *fileMode) String() string { return fmt.Sprintf("%04o", uint32(*m)) }
 
+func (m *fileMode) Type() string { return "MODE" }
+
 func (m *fileMode) Set(s string) error {
 	v, err := strconv.ParseUint(s, 8, 32)
 	if err != nil || v > 0o7777 {
@@ -83,42 +86,4 @@ func (m *fileMode) Set(s string) error {
 	}
 	*m = fileMode(v)
 	return nil
-}
-
-// parseInterspersed parses flags that may come before, between or after the positional
-// arguments, as users write `ssecfs mount bucket /mnt --key-file k`.
-func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		if args[0] == "--" {
-			return append(positional, args[1:]...), nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
-}
-
-// printFlags prints the named flags in the order given, in the flag package's style.
-func printFlags(fs *flag.FlagSet, names ...string) {
-	for _, n := range names {
-		f := fs.Lookup(n)
-		name, use := flag.UnquoteUsage(f)
-		line := "  --" + f.Name
-		if name != "" {
-			line += " " + name
-		}
-		use = strings.ReplaceAll(use, "\n", "\n    \t")
-		fmt.Fprintf(fs.Output(), "%s\n    \t%s", line, use)
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			fmt.Fprintf(fs.Output(), " (default %s)", f.DefValue)
-		}
-		fmt.Fprintln(fs.Output())
-	}
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"flag"
-	"io"
-	"slices"
 	"strings"
 	"testing"
 )
@@ -61,23 +58,12 @@ func TestFileMode(t *testing.T) {
 	}
 }
 
-func TestParseInterspersed(t *testing.T) {
-	fs := flag.NewFlagSet("t", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	k := fs.String("key-file", "", "")
-	ro := fs.Bool("read-only", false, "")
-	pos, err := parseInterspersed(fs, []string{"bucket/p", "--key-file", "k", "/mnt", "--read-only"})
-	if err != nil || !slices.Equal(pos, []string{"bucket/p", "/mnt"}) || *k != "k" || !*ro {
-		t.Fatalf("got %v %v key=%q ro=%v", pos, err, *k, *ro)
-	}
-}
-
 // --help says which size units there are, and every one it names is accepted.
 func TestMountHelpDescribesSizes(t *testing.T) {
 	var out strings.Builder
-	fs := newMountFlags(&mountConfig{})
-	fs.SetOutput(&out)
-	fs.Usage()
+	cmd := newMountCmd()
+	cmd.SetOut(&out)
+	cmd.HelpFunc()(cmd, nil)
 	help := out.String()
 	for _, unit := range []string{"KiB", "MiB", "GiB", "TiB", "PiB", "KB", "MB", "GB", "TB", "PB", " K,", " P:", "powers of 1024", "powers of 1000"} {
 		if !strings.Contains(help, unit) {

@@ -2,17 +2,16 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/spf13/cobra"
+
 	"github.com/ssecfs/ssecfs/keysrc"
 )
 
-const keygenUsage = `Usage: ssecfs keygen [-o FILE]
-
-Makes a new SSE-C key: 32 bytes from the system's secure random source, written as one
+const keygenLong = `Makes a new SSE-C key: 32 bytes from the system's secure random source, written as one
 line of base64. With -o it goes to FILE, created with mode 0600 (an existing file is
 never overwritten); without, to standard output. The key's fingerprint, the name S3
 keeps for it, goes to standard error.
@@ -21,33 +20,43 @@ Lose the key and every object encrypted with it is lost: S3 does not keep it, an
 nobody, AWS included, can decrypt without it. Keep a copy somewhere safe.
 `
 
+var keygenHelp = commandHelp{
+	usage:  "ssecfs keygen [-o FILE]",
+	groups: []flagGroup{{title: "Flags:", names: []string{"output"}}},
+}
+
+func newKeygenCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "keygen [-o FILE]",
+		Short: "make a new key",
+		Long:  keygenLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 0 {
+				return badUsage("unexpected argument %q", args[0])
+			}
+			return status(runKeygen(out))
+		},
+	}
+	cmd.Flags().StringVarP(&out, "output", "o", "", "write the key to `FILE` (created 0600; never overwritten)")
+	setHelp(cmd, keygenHelp)
+	return cmd
+}
+
 // runKeygen is `ssecfs keygen`. It returns the exit status.
-func runKeygen(args []string) int {
-	fs := flag.NewFlagSet("ssecfs keygen", flag.ContinueOnError)
-	out := fs.String("o", "", "write the key to `FILE` (created 0600; never overwritten)")
-	fs.Usage = func() { fmt.Fprint(fs.Output(), keygenUsage) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if fs.NArg() != 0 {
-		fmt.Fprintf(os.Stderr, "ssecfs keygen: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
+func runKeygen(out string) int {
 	key, err := keysrc.GenerateKey()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ssecfs keygen: %v\n", err)
 		return 1
 	}
-	if err := writeKey(*out, key); err != nil {
+	if err := writeKey(out, key); err != nil {
 		fmt.Fprintf(os.Stderr, "ssecfs keygen: %v\n", err)
 		return 1
 	}
 	where := "standard output"
-	if *out != "" {
-		where = *out + " (mode 0600)"
+	if out != "" {
+		where = out + " (mode 0600)"
 	}
 	fmt.Fprintf(os.Stderr, "new key written to %s\nfingerprint: %s\n"+
 		"Keep a copy of this key somewhere safe: if it is lost, the data encrypted with it is lost too.\n",

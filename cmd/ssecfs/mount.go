@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
@@ -13,6 +11,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/cache"
@@ -25,18 +26,39 @@ import (
 // flight measured about 10% faster than four on a 512 MiB sequential read.
 const readAheadParallel = 8
 
-// runMount is `ssecfs mount`. It returns the exit status.
-func runMount(args []string) int {
-	c, err := parseMountArgs(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
+func newMountCmd() *cobra.Command {
+	c := &mountConfig{}
+	cmd := &cobra.Command{
+		Use:   "mount [flags] BUCKET[/PREFIX] MOUNTPOINT",
+		Short: "mount a bucket",
+		Long:  mountLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.finish(cmd.Flags(), args); err != nil {
+				return err
+			}
+			return status(runMount(c, cmd.Flags()))
+		},
+		ValidArgsFunction: completeMountArgs,
 	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ssecfs mount: %v\n", err)
-		return 2
+	c.register(cmd.Flags())
+	cmd.RegisterFlagCompletionFunc("log-level", cobra.FixedCompletions([]string{"debug", "info", "warn", "error"}, cobra.ShellCompDirectiveNoFileComp))
+	setHelp(cmd, mountHelp)
+	return cmd
+}
+
+// completeMountArgs completes MOUNTPOINT with directories; a bucket is not a file.
+func completeMountArgs(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) == 1 {
+		return nil, cobra.ShellCompDirectiveFilterDirs
 	}
+	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+// runMount mounts as c says, in the background unless --foreground; fs holds the flags
+// that were set. It returns the exit status.
+func runMount(c *mountConfig, fs *pflag.FlagSet) int {
 	if !c.foreground {
-		return startBackground(args)
+		return startBackground(c.childArgs(fs))
 	}
 	ready := openReadyPipe()
 	if err := serve(c, ready); err != nil {
@@ -58,7 +80,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	disableCoreDumps(logger)
 	limitMemory(c)
 
-	if err := prepareMountpoint(c.mountpoint, logger); err != nil {
+	if err := prepareMountpoint(c.mountpoint, c.allowNonEmpty, logger); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -93,12 +115,13 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		logger.Warn("could not lock the page cache in memory (RLIMIT_MEMLOCK): decrypted pages could be swapped out; " +
 			"raise the limit (ulimit -l) or grant CAP_IPC_LOCK")
 	}
+	filePerm, dirPerm := c.defaultModes()
 	tree := fs.New(fs.BucketStore(store), pages, fs.Options{
 		Prefix:   c.prefix,
 		UID:      uint32(c.uid),
 		GID:      uint32(c.gid),
-		FileMode: uint32(c.fileMode),
-		DirMode:  uint32(c.dirMode),
+		FileMode: filePerm,
+		DirMode:  dirPerm,
 		StatTTL:  statTTL(c.statTTL),
 		Logger:   logger,
 
@@ -111,7 +134,9 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	server, err := fs.Mount(c.mountpoint, tree, fs.MountOptions{
 		FsName:     "ssecfs:" + c.bucket + "/" + c.prefix,
 		AllowOther: c.allowOther,
+		AllowRoot:  c.allowRoot,
 		ReadOnly:   c.readOnly,
+		Options:    c.kernelOptions,
 		Debug:      c.debugFuse,
 		Logger:     slog.NewLogLogger(logger.Handler(), fuseLogLevel(c.debugFuse)),
 	})

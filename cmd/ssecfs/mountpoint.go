@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -34,8 +35,9 @@ func (e mountEntry) isFUSE() bool {
 type mountpointOps struct {
 	mounts func() ([]mountEntry, error) // the mount table, in mount order
 	stat   func(dir string) (os.FileInfo, error)
-	probe  func(dir string) error // asks the filesystem at dir to answer (statfs)
-	detach func(dir string) error // lazy unmount
+	probe  func(dir string) error           // asks the filesystem at dir to answer (statfs)
+	detach func(dir string) error           // lazy unmount
+	entry  func(dir string) (string, error) // a name in dir, or "" when it is empty
 }
 
 var systemMountpointOps = mountpointOps{
@@ -43,17 +45,19 @@ var systemMountpointOps = mountpointOps{
 	stat:   os.Stat,
 	probe:  statfsWithin(probeTimeout),
 	detach: detachMount,
+	entry:  anyEntry,
 }
 
 // prepareMountpoint refuses what cannot be mounted on, with the reason. A dead FUSE
 // mount left on dir by a process that ended without unmounting (kill -9, a crash) is
-// cleared with a lazy unmount and one log line; any live mount is refused, since
-// mounting over it would hide it.
-func prepareMountpoint(dir string, logger *slog.Logger) error {
-	return systemMountpointOps.prepare(dir, logger)
+// cleared with a lazy unmount and one log line; a live mount of any filesystem is
+// refused, and so is a directory that holds anything unless allowNonEmpty, since
+// mounting over either would hide what is there.
+func prepareMountpoint(dir string, allowNonEmpty bool, logger *slog.Logger) error {
+	return systemMountpointOps.prepare(dir, allowNonEmpty, logger)
 }
 
-func (o mountpointOps) prepare(dir string, logger *slog.Logger) error {
+func (o mountpointOps) prepare(dir string, allowNonEmpty bool, logger *slog.Logger) error {
 	abs := canonicalDir(dir)
 	for cleared := 0; ; cleared++ {
 		table, err := o.mounts()
@@ -70,7 +74,10 @@ func (o mountpointOps) prepare(dir string, logger *slog.Logger) error {
 		case top == nil:
 			st, err := o.stat(dir)
 			if !deadConnection(err) {
-				return checkDir(dir, st, err)
+				if err := checkDir(dir, st, err); err != nil || allowNonEmpty {
+					return err
+				}
+				return o.checkEmpty(dir)
 			}
 			// A dead FUSE mount that our mount table names differently: clear it too.
 		case !top.isFUSE():
@@ -122,10 +129,43 @@ func checkDir(dir string, st os.FileInfo, err error) error {
 		return fmt.Errorf("mountpoint %s does not exist: create it with mkdir -p %s", dir, dir)
 	case err != nil:
 		return fmt.Errorf("mountpoint: %w", err)
+	case !st.IsDir() && strings.HasPrefix(dir, "/dev/fd/"):
+		return fmt.Errorf("mountpoint %s is not a directory: mount.fuse3's drop_privileges is not supported", dir)
 	case !st.IsDir():
 		return fmt.Errorf("mountpoint %s is not a directory", dir)
 	}
 	return nil
+}
+
+// checkEmpty refuses a directory that holds anything.
+func (o mountpointOps) checkEmpty(dir string) error {
+	name, err := o.entry(dir)
+	switch {
+	case err != nil:
+		return fmt.Errorf("mountpoint %s: cannot tell whether it is empty (%v): mounting over it would hide what it holds; "+
+			"use --allow-non-empty (-o nonempty) to mount anyway", dir, err)
+	case name != "":
+		return fmt.Errorf("mountpoint %s is not empty (it holds %s): mounting over it would hide what it holds; "+
+			"empty it, mount somewhere else, or use --allow-non-empty (-o nonempty)", dir, name)
+	}
+	return nil
+}
+
+// anyEntry is the name of an entry of dir, or "" when it is empty.
+func anyEntry(dir string) (string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return names[0], nil
 }
 
 // canonicalDir is dir as the mount table names it: absolute, clean, symbolic links

@@ -74,6 +74,7 @@ func (m *fakeMounts) ops() mountpointOps {
 			}
 			return m.stack[len(m.stack)-1].probe
 		},
+		entry: anyEntry,
 		detach: func(dir string) error {
 			if dir != m.dir {
 				return fmt.Errorf("detach of %s, want %s", dir, m.dir)
@@ -100,9 +101,16 @@ func TestPrepareMountpoint(t *testing.T) {
 		stack    []fakeMount
 		failWith error
 		detached int
+		files    []string // in the directory under the mounts
+		nonEmpty bool     // --allow-non-empty
 		err      []string // substrings of the error; nil: no error
 	}{
 		{name: "plain directory"},
+		{name: "directory with a file", files: []string{"precious"}, err: []string{"not empty (it holds precious)", "--allow-non-empty (-o nonempty)"}},
+		{name: "directory with a hidden file", files: []string{".hidden"}, err: []string{"not empty (it holds .hidden)"}},
+		{name: "directory with a file, --allow-non-empty", files: []string{"precious"}, nonEmpty: true},
+		{name: "dead mount over a directory with a file", stack: []fakeMount{dead}, files: []string{"x"}, detached: 1, err: []string{"not empty"}},
+		{name: "live mount, --allow-non-empty", stack: []fakeMount{live}, nonEmpty: true, err: []string{"already mounted"}},
 		{name: "dead, stat still cached", stack: []fakeMount{dead}, detached: 1},
 		{name: "dead, stat says ENOTCONN", stack: []fakeMount{deadStat}, detached: 1},
 		{name: "aborted connection", stack: []fakeMount{aborted}, detached: 1},
@@ -123,9 +131,12 @@ func TestPrepareMountpoint(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
+			for _, name := range tc.files {
+				os.WriteFile(filepath.Join(dir, name), nil, 0o600)
+			}
 			m := &fakeMounts{dir: canonicalDir(dir), stack: tc.stack, failWith: tc.failWith}
 			var log bytes.Buffer
-			err := m.ops().prepare(dir, slog.New(slog.NewTextHandler(&log, nil)))
+			err := m.ops().prepare(dir, tc.nonEmpty, slog.New(slog.NewTextHandler(&log, nil)))
 			if m.detached != tc.detached {
 				t.Errorf("detached %d mounts, want %d", m.detached, tc.detached)
 			}
@@ -155,16 +166,22 @@ func TestPrepareMountpoint(t *testing.T) {
 func TestPrepareMountpointForReal(t *testing.T) {
 	logger := slog.New(slog.NewTextHandler(new(bytes.Buffer), nil))
 	dir := t.TempDir()
-	if err := prepareMountpoint(dir, logger); err != nil {
+	if err := prepareMountpoint(dir, false, logger); err != nil {
 		t.Errorf("empty directory: %v", err)
 	}
-	if err := prepareMountpoint(filepath.Join(dir, "nope"), logger); err == nil || !strings.Contains(err.Error(), "mkdir -p") {
+	if err := prepareMountpoint(filepath.Join(dir, "nope"), false, logger); err == nil || !strings.Contains(err.Error(), "mkdir -p") {
 		t.Errorf("missing directory: %v", err)
 	}
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o600)
-	if err := prepareMountpoint(file, logger); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if err := prepareMountpoint(file, false, logger); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Errorf("file: %v", err)
+	}
+	if err := prepareMountpoint(dir, false, logger); err == nil || !strings.Contains(err.Error(), "not empty (it holds file)") {
+		t.Errorf("directory with a file: %v; want it refused as not empty", err)
+	}
+	if err := prepareMountpoint(dir, true, logger); err != nil {
+		t.Errorf("directory with a file, --allow-non-empty: %v", err)
 	}
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
@@ -181,7 +198,7 @@ func TestPrepareMountpointForReal(t *testing.T) {
 	wd, _ := os.Getwd()
 	rel, _ := filepath.Rel(wd, mp)
 	for _, p := range []string{mp, link, rel, mp + "/"} {
-		err := prepareMountpoint(p, logger)
+		err := prepareMountpoint(p, true, logger)
 		if err == nil || !strings.Contains(err.Error(), "already mounted (tmpfs ssecfs-test)") {
 			t.Errorf("%s: %v; want it refused as already mounted", p, err)
 		}

@@ -2,14 +2,15 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/ssecfs/ssecfs/keysrc"
 	"github.com/ssecfs/ssecfs/rotate"
@@ -26,9 +27,7 @@ type rotateConfig struct {
 	dryRun      bool
 }
 
-const rotateUsage = `Usage: ssecfs rotate --from-key-file OLD --key-file NEW [flags] BUCKET[/PREFIX]
-
-Re-encrypts every object under PREFIX that one of the OLD keys opens so that the first
+const rotateLong = `Re-encrypts every object under PREFIX that one of the OLD keys opens so that the first
 NEW key opens it instead. The copy happens on the server (a keyed CopyObject onto the
 object itself): no object data is downloaded. Metadata and Content-Type are kept.
 
@@ -38,62 +37,82 @@ are never touched; they are listed at the end. The exit status is 0 only if ever
 under PREFIX is under the new key at the end.
 
 A mount whose keyring is NEW then OLD reads the bucket at every moment of a rotation.
-
-Old keys (exactly one source; every key it holds is tried):
 `
 
-func newRotateFlags(c *rotateConfig) *flag.FlagSet {
-	fs := flag.NewFlagSet("ssecfs rotate", flag.ContinueOnError)
+var rotateHelp = commandHelp{
+	usage: "ssecfs rotate --from-key-file OLD --key-file NEW [flags] BUCKET[/PREFIX]",
+	groups: []flagGroup{
+		{title: "Old keys (exactly one source; every key it holds is tried):",
+			names: []string{"from-key-file", "from-key-env", "from-key-command"}},
+		{title: "New keys (exactly one source; the first key is the one objects end up under):", names: keyFlagNames},
+		whereGroup,
+		{title: "Running:", names: []string{"concurrency", "dry-run"}},
+	},
+}
+
+func (c *rotateConfig) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.fromKeys.File, "from-key-file", "", "`FILE` of the old keys (format as --key-file)")
 	fs.StringVar(&c.fromKeys.Env, "from-key-env", "", "environment variable `NAME` holding the old keys")
 	fs.StringVar(&c.fromKeys.Command, "from-key-command", "", "shell `COMMAND` whose output is the old key file")
 	c.bucketFlags.register(fs)
 	fs.IntVar(&c.concurrency, "concurrency", 4, "how many objects to re-encrypt at once (`N`)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "change nothing: count the objects under each key")
+}
 
-	fs.Usage = func() {
-		out := fs.Output()
-		fmt.Fprint(out, rotateUsage)
-		printFlags(fs, "from-key-file", "from-key-env", "from-key-command")
-		fmt.Fprintln(out, "\nNew keys (exactly one source; the first key is the one objects end up under):")
-		printFlags(fs, keyFlagNames...)
-		printWhereFlags(fs)
-		fmt.Fprintln(out, "\nRunning:")
-		printFlags(fs, "concurrency", "dry-run")
+func (c *rotateConfig) finish(args []string) error {
+	if err := positional("BUCKET[/PREFIX]")(nil, args); err != nil {
+		return err
 	}
-	return fs
+	if err := c.target.set(args[0]); err != nil {
+		return err
+	}
+	if c.fromKeys.File == "" && c.fromKeys.Env == "" && c.fromKeys.Command == "" {
+		return invalid(fmt.Errorf("no old keys: give one of --from-key-file, --from-key-env, --from-key-command"))
+	}
+	if !c.haveKeys() {
+		return invalid(fmt.Errorf("no new key: give one of --key-file, --key-env, --key-command"))
+	}
+	if c.concurrency < 1 || c.concurrency > 256 {
+		return invalid(fmt.Errorf("--concurrency %d: want 1 to 256", c.concurrency))
+	}
+	return nil
 }
 
 func parseRotateArgs(args []string) (*rotateConfig, error) {
 	c := &rotateConfig{}
-	fs := newRotateFlags(c)
-	if _, err := parseCommandLine(fs, args, &c.target); err != nil {
+	fs := pflag.NewFlagSet("ssecfs rotate", pflag.ContinueOnError)
+	c.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, flagError(nil, err)
+	}
+	if err := c.finish(fs.Args()); err != nil {
 		return nil, err
-	}
-	if c.fromKeys.File == "" && c.fromKeys.Env == "" && c.fromKeys.Command == "" {
-		return nil, fmt.Errorf("no old keys: give one of --from-key-file, --from-key-env, --from-key-command")
-	}
-	if !c.haveKeys() {
-		return nil, fmt.Errorf("no new key: give one of --key-file, --key-env, --key-command")
-	}
-	if c.concurrency < 1 || c.concurrency > 256 {
-		return nil, fmt.Errorf("--concurrency %d: want 1 to 256", c.concurrency)
 	}
 	return c, nil
 }
 
+func newRotateCmd() *cobra.Command {
+	c := &rotateConfig{}
+	cmd := &cobra.Command{
+		Use:   "rotate --from-key-file OLD --key-file NEW [flags] BUCKET[/PREFIX]",
+		Short: "re-encrypt under a new key",
+		Long:  rotateLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := c.finish(args); err != nil {
+				return err
+			}
+			return status(runRotate(c))
+		},
+	}
+	c.register(cmd.Flags())
+	setHelp(cmd, rotateHelp)
+	return cmd
+}
+
 // runRotate is `ssecfs rotate`. It returns the exit status: 0 when every object under
 // the prefix is under the new key, 1 when some are not or the rotation stopped, 2 for
-// a wrong command line or keys.
-func runRotate(args []string) int {
-	c, err := parseRotateArgs(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ssecfs rotate: %v\n", err)
-		return 2
-	}
+// keys that cannot be read.
+func runRotate(c *rotateConfig) int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	disableCoreDumps(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

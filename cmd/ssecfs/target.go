@@ -1,7 +1,6 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"strings"
 )
@@ -11,22 +10,13 @@ type target struct {
 	bucket, prefix string
 }
 
-// parseCommandLine parses args into fs, flags anywhere among the positional arguments,
-// which must be BUCKET[/PREFIX] (into t) and then one for each name in more (mount's
-// MOUNTPOINT); it returns those. A wrong count prints the usage.
-func parseCommandLine(fs *flag.FlagSet, args []string, t *target, more ...string) ([]string, error) {
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		return nil, err
+// set reads BUCKET[/PREFIX] into t.
+func (t *target) set(arg string) error {
+	var err error
+	if t.bucket, t.prefix, err = parseTarget(arg); err != nil {
+		return invalid(err)
 	}
-	if len(pos) != 1+len(more) {
-		fs.Usage()
-		return nil, fmt.Errorf("want %s, got %d argument(s)", strings.Join(append([]string{"BUCKET[/PREFIX]"}, more...), " and "), len(pos))
-	}
-	if t.bucket, t.prefix, err = parseTarget(pos[0]); err != nil {
-		return nil, err
-	}
-	return pos[1:], nil
+	return nil
 }
 
 // parseTarget splits "BUCKET[/PREFIX]" (an s3:// in front is allowed) into the bucket
