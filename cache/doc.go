@@ -79,6 +79,12 @@
 // written once before its done channel is closed and read only after; its reference
 // count is atomic. The fields each lock guards are listed beside them.
 //
+// # Metrics
+//
+// observe.go: Options.Observer is told of each page a read copies from the cache (a
+// hit) or waits for a fetch of (a miss), of evictions, and of each page read ahead as
+// it is first read or leaves unread; Held and Capacity say what the arena holds.
+//
 // # Memory
 //
 // The arena (arena.go, arena_linux.go) holds capacity / page size pages (at least

@@ -45,6 +45,14 @@
 // only to read or set its fields: object keys are read under it only. No node lock is
 // held while calling into writeback, the cache or the store.
 //
+// # Metrics and callers
+//
+// observe.go: Mount puts observedFS between the kernel and the tree when anyone
+// listens, which tells Options.Observer every operation with its errno and logs the
+// failures at debug level; CallerOf finds the process behind a request's context for
+// bucket.Config.CallerOf, and a read handle sends its page-cache fetches on behalf of
+// the process that opened it.
+//
 // # Errors
 //
 // errno.go turns errors from below into what the kernel is told and logs them, once;

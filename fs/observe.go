@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,9 +26,9 @@ import (
 // someone listens (an Observer, or a logger at debug level); otherwise the kernel talks
 // to the tree as before.
 //
-// Callers: every node operation's context carries the uid, gid and pid of the process
-// that made the request (fuse.FromContext; the contexts derived with WithoutCancel
-// keep it). CallerOf reads it, for bucket.Config.CallerOf, so each S3 request a file
+// Callers: every node operation's context carries the uid, gid and thread id of the
+// process that made the request (fuse.FromContext; the contexts derived with
+// WithoutCancel keep it). CallerOf reads it, the thread's process from /proc, for bucket.Config.CallerOf, so each S3 request a file
 // operation sends names that process. Reads go through the page cache, whose fetches
 // run on contexts of its own: a read handle remembers the process that opened it and
 // hands it to its fetches (readHandle.onBehalf), so its reads and read-ahead name the
@@ -49,7 +52,29 @@ func CallerOf(ctx context.Context) (bucket.Caller, bool) {
 	if !ok || c == nil {
 		return bucket.Caller{}, false
 	}
-	return bucket.Caller{UID: c.Uid, GID: c.Gid, PID: c.Pid}, true
+	return bucket.Caller{UID: c.Uid, GID: c.Gid, PID: processOf(c.Pid)}, true
+}
+
+// processOf is the process (thread group) of thread tid: the kernel names the thread
+// that made a FUSE request, which in a program of several threads is not the pid that
+// ps shows. When /proc does not say (the thread is gone, another system), it is tid.
+func processOf(tid uint32) uint32 {
+	if tid == 0 {
+		return 0
+	}
+	status, err := os.ReadFile("/proc/" + strconv.FormatUint(uint64(tid), 10) + "/status")
+	if err != nil {
+		return tid
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "Tgid:"); ok {
+			if pid, err := strconv.ParseUint(strings.TrimSpace(v), 10, 32); err == nil && pid != 0 {
+				return uint32(pid)
+			}
+			break
+		}
+	}
+	return tid
 }
 
 // openedBy is the caller of ctx, to be remembered by a handle.

@@ -5,7 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -13,6 +15,7 @@ import (
 	"time"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/cache"
@@ -145,6 +148,23 @@ func TestCallerOf(t *testing.T) {
 	}
 	if got := openedBy(req); got == nil || *got != c {
 		t.Errorf("openedBy = %v", got)
+	}
+
+	// The kernel names the thread; the caller is its process.
+	tid, done := make(chan int), make(chan struct{})
+	defer close(done)
+	go func() {
+		runtime.LockOSThread() // a thread of its own, never unlocked: it ends with the goroutine
+		tid <- unix.Gettid()
+		<-done
+	}()
+	thread := <-tid
+	if thread == os.Getpid() {
+		t.Skip("the goroutine ran on the main thread")
+	}
+	req.Pid = uint32(thread)
+	if c, _ := CallerOf(req); c.PID != uint32(os.Getpid()) {
+		t.Errorf("thread %d of process %d: CallerOf says pid %d", thread, os.Getpid(), c.PID)
 	}
 }
 

@@ -29,6 +29,11 @@
 //     NAME.conflict-<UTC time> and Save answers a *ConflictError. A failed multipart
 //     upload is aborted; the object keeps its old version and the File stays dirty.
 //
+// # Metrics
+//
+// observe.go: Engine.Stats reads the memory of unsaved pages, the spill and the upload
+// slots taken when asked; Config.Observer is told of each conflict.
+//
 // # Locks
 //
 // File.saveMu (one save at a time), then Engine.mu, then File.mu, then the budget's and
