@@ -171,7 +171,9 @@ func TestKeysNeverLeak(t *testing.T) {
 	// Refusals print the reason, never the key.
 	bad := filepath.Join(f.dir, "bad")
 	os.WriteFile(bad, []byte(f.key.Base64()+"\n"+f.key.Base64()[:20]+"\n"), 0o600)
-	out, code := f.ssecfs(nil, "mount", "--endpoint", f.srv.Endpoint, "--ca-bundle", f.srv.CAFile, "--key-file", bad, f.bucket, f.dir)
+	empty := filepath.Join(f.dir, "empty") // a mount point that holds files is refused before the keys are read
+	os.Mkdir(empty, 0o755)
+	out, code := f.ssecfs(nil, "mount", "--endpoint", f.srv.Endpoint, "--ca-bundle", f.srv.CAFile, "--key-file", bad, f.bucket, empty)
 	if code == 0 || !strings.Contains(out, "line 2") {
 		t.Errorf("a malformed second key: exit %d, %s; want a refusal naming line 2", code, out)
 	}
