@@ -18,7 +18,7 @@ import (
 // An object up to PartSize edited in the middle, at the end and past the end (the hole
 // between reads as zeros) is read back as edited and saved with one PutObject.
 func TestEditSmallObject(t *testing.T) {
-	orig := randBytes(newRand(1), 3*MiB+17)
+	orig := randBytes(newRand(1), 2*MiB+17)
 	for _, c := range []struct {
 		name string
 		off  int64
@@ -70,7 +70,7 @@ func TestEditSmallObject(t *testing.T) {
 // An object larger than PartSize edited in places is saved as a multipart upload in
 // which the untouched parts of the base are copied server-side, not read and sent.
 func TestEditLargeObject(t *testing.T) {
-	const size = 18*MiB + 12345 // parts of 5 MiB: 3 whole, the last 3 MiB + 12345
+	const size = 10*MiB + 12345 // parts of 5 MiB: 2 whole, the last 12345 bytes
 	orig := randBytes(newRand(3), size)
 	type edit struct {
 		off int64
@@ -82,27 +82,27 @@ func TestEditLargeObject(t *testing.T) {
 		copies, sends int
 		maxBaseRead   int64
 	}{
-		// Part 2 sent (page 7 from memory, 4 MiB of the base), 1 and 3 copied, the
-		// last sent as it is too small to copy: read from the base (3 MiB + 12345) like
-		// the page the write covers in part (1 MiB).
-		{"middle", []edit{{7*MiB + 123, 1000}}, 2, 2, MiB + 4*MiB + 3*MiB + 12345},
-		// Parts 1 and 3 copied; 2 and 4 edited; 5 is past the old end, the hole
-		// between reading as zeros.
-		{"middle, end and past the end", []edit{{7*MiB + 123, 1000}, {size - 10, 10}, {20 * MiB, 2000}}, 2, 3, MiB + 12345 + 4*MiB + 3*MiB},
+		// Part 1 copied; part 2 sent (page 7 from memory, 4 MiB of the base), and the
+		// last, too small to copy, read from the base (12345 bytes) like the page the
+		// write covers in part (1 MiB).
+		{"middle", []edit{{7*MiB + 123, 1000}}, 1, 2, MiB + 4*MiB + 12345},
+		// Part 1 copied; 2 and 3 edited, the hole between the old end and the write
+		// past it reading as zeros.
+		{"middle, end and past the end", []edit{{7*MiB + 123, 1000}, {size - 10, 10}, {12 * MiB, 2000}}, 1, 2, MiB + 12345 + 4*MiB},
 		// Every part touched: nothing to copy, every byte of the base read once.
-		{"every part", []edit{{0, 1}, {5 * MiB, 1}, {10*MiB + 1, 1}, {15 * MiB, 1}}, 0, 4, size},
+		{"every part", []edit{{0, 1}, {5 * MiB, 1}, {10*MiB + 1, 1}}, 0, 3, size},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			en := newEnv(t, nil)
 			en.put("big", orig)
 			en.resetCounts()
 			f := en.open("big")
-			want := orig
+			want := bytes.Clone(orig)
 			r := newRand(4)
 			for _, ed := range c.edits {
 				data := randBytes(r, ed.n)
 				en.write(f, data, ed.off)
-				want = patched(want, data, ed.off)
+				want = patch(want, data, ed.off)
 			}
 			saved := en.save(f)
 			en.checkObject("big", want)
@@ -137,9 +137,9 @@ func TestTruncateShrinkThenGrow(t *testing.T) {
 	}{
 		{"small base, no writes", 2*MiB + 7, nil, MiB + 3, 3 * MiB},
 		{"small base, written", 2*MiB + 7, map[int64]int{MiB: 100, 2 * MiB: 5}, MiB + 50, 4*MiB + 1},
-		{"large base, no writes", 12*MiB + 100, nil, 6*MiB + 500, 11 * MiB},
-		{"large base, written", 12*MiB + 100, map[int64]int{6 * MiB: 1000, 9*MiB + 5: 300, 12 * MiB: 500}, 6*MiB + 500, 13 * MiB},
-		{"large base, cut in a written page and grown past the old end", 12*MiB + 100, map[int64]int{6*MiB + 400: 200}, 6*MiB + 500, 14 * MiB},
+		{"large base, no writes", 7*MiB + 100, nil, 3*MiB + 500, 6 * MiB},
+		{"large base, written", 7*MiB + 100, map[int64]int{3 * MiB: 1000, 5*MiB + 5: 300, 7 * MiB: 500}, 3*MiB + 500, 7*MiB + 50},
+		{"large base, cut in a written page and grown past the old end", 7*MiB + 100, map[int64]int{3*MiB + 400: 200}, 3*MiB + 500, 9 * MiB},
 		{"new file", 0, map[int64]int{0: 3 * MiB, 5 * MiB: 100}, 2*MiB + 1, 7 * MiB},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -154,7 +154,7 @@ func TestTruncateShrinkThenGrow(t *testing.T) {
 			for off, n := range c.writes {
 				data := randBytes(r, n)
 				en.write(f, data, off)
-				want = patched(want, data, off)
+				want = patch(want, data, off)
 			}
 			en.truncate(f, c.cut)
 			want = resized(want, c.cut)
@@ -287,13 +287,13 @@ func TestSpillRoundTrip(t *testing.T) {
 	}
 	checkFile(t, f, want)
 	// Rewrite across pages, bringing sealed ones back.
-	for range 50 {
+	for range 30 {
 		off := r.Int64N(size - MiB)
 		data := randBytes(r, 1+r.IntN(MiB)) // FUSE writes at most 1 MiB at once
 		en.write(f, data, off)
 		copy(want[off:], data)
 	}
-	for range 50 {
+	for range 20 {
 		off := r.Int64N(size)
 		buf := make([]byte, r.IntN(2*MiB))
 		n, err := f.ReadAt(ctx, buf, off)
@@ -383,7 +383,7 @@ func TestSpillLargeEdit(t *testing.T) {
 // write over B's page, not over its own copy of the base.
 func TestConcurrentWriteOfAPageSpilledMeanwhile(t *testing.T) {
 	en := newEnv(t, func(c *writeback.Config) { c.WriteBuffer = 2 * MiB })
-	orig := randBytes(newRand(12), 12*MiB)
+	orig := randBytes(newRand(12), 6*MiB)
 	en.put("big", orig)
 	f := en.open("big")
 	other := en.open("other")
@@ -426,7 +426,7 @@ func TestConcurrentWriteOfAPageSpilledMeanwhile(t *testing.T) {
 // (slots are reused). A must see the newer copy.
 func TestConcurrentWriteOfAPageResealedInTheSameSlot(t *testing.T) {
 	en := newEnv(t, func(c *writeback.Config) { c.WriteBuffer = 4 * MiB })
-	orig := randBytes(newRand(13), 12*MiB)
+	orig := randBytes(newRand(13), 12*MiB) // pages up to 10 are written
 	en.put("big", orig)
 	f := en.open("big")
 	want := bytes.Clone(orig)

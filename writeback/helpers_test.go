@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -45,6 +47,7 @@ type env struct {
 	// baseHook, if set, runs before every read of a base (it may block).
 	baseHook  atomic.Pointer[func(key string, off int64)]
 	baseBytes atomic.Int64 // bytes read from bases
+	versions  sync.Map     // "key etag" -> the bytes of that version, as bases read them
 	basesOpen atomic.Int64 // bases opened and not closed
 }
 
@@ -73,8 +76,31 @@ func newEnv(t *testing.T, tune func(*writeback.Config)) *env {
 		}
 		return nil
 	}
-	en.e = writeback.New(en.store, en.openBase, en.cfg)
+	en.e = writeback.New(partStore{en.store}, en.openBase, en.cfg)
 	return en
+}
+
+// partStore is the memstore, but for PutPartFrom reading the part into one buffer of
+// its size: memstore's io.ReadAll grows it step by step, which under -race costs more
+// than all the rest of a save (each new buffer's shadow memory is faulted in anew).
+type partStore struct{ *memstore.Store }
+
+func (s partStore) StartUpload(ctx context.Context, key string, meta map[string]string) (writeback.Upload, error) {
+	up, err := s.Store.StartUpload(ctx, key, meta)
+	if err != nil {
+		return nil, err
+	}
+	return partUpload{up}, nil
+}
+
+type partUpload struct{ writeback.Upload }
+
+func (u partUpload) PutPartFrom(ctx context.Context, n int32, body io.ReadSeeker, size int64) error {
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return fmt.Errorf("part %d of %d bytes: %w", n, size, err)
+	}
+	return u.Upload.PutPartPages(ctx, n, [][]byte{buf})
 }
 
 // setHook makes every store operation call hook first (nil: none); an error fails the
@@ -111,7 +137,10 @@ func (en *env) failOp(op string, once bool) {
 	})
 }
 
-// testBase reads a version of an object from the memstore.
+// testBase reads a version of an object from the memstore, failing like a ranged GET of
+// the version once the store no longer has it. The bytes of each version are read from
+// the store once and kept (env.versions): a GET per read allocates its range anew,
+// which costs much under -race.
 type testBase struct {
 	en        *env
 	key, etag string
@@ -127,12 +156,28 @@ func (b *testBase) ReadAt(ctx context.Context, dst []byte, off int64) (int, erro
 	if h := b.en.baseHook.Load(); h != nil {
 		(*h)(b.key, off)
 	}
-	data, err := b.en.store.ReadRange(ctx, b.key, b.etag, off, int64(len(dst)))
+	info, err := b.en.store.Head(ctx, b.key)
+	if err == nil && info.ETag != b.etag {
+		err = &bucket.Error{Op: memstore.OpGet, Object: b.key, Kind: bucket.ErrChanged, Err: errors.New("412 Precondition Failed")}
+	}
 	if err != nil {
 		return 0, err
 	}
-	b.en.baseBytes.Add(int64(len(data)))
-	return copy(dst, data), nil
+	data, ok := b.en.versions.Load(b.key + " " + b.etag)
+	if !ok {
+		d, _, etag, _ := b.en.store.Object(b.key)
+		if etag != b.etag {
+			return 0, &bucket.Error{Op: memstore.OpGet, Object: b.key, Kind: bucket.ErrChanged, Err: errors.New("412 Precondition Failed")}
+		}
+		data, _ = b.en.versions.LoadOrStore(b.key+" "+b.etag, d)
+	}
+	version := data.([]byte)
+	if off >= int64(len(version)) {
+		return 0, nil
+	}
+	n := copy(dst, version[off:])
+	b.en.baseBytes.Add(int64(n))
+	return n, nil
 }
 
 func (b *testBase) Close() {
@@ -159,11 +204,11 @@ func (en *env) put(key string, data []byte) string {
 
 // open opens key at the version the store has now (a new file if none).
 func (en *env) open(key string) *writeback.File {
-	data, _, etag, ok := en.store.Object(key)
-	if !ok {
+	info, err := en.store.Head(ctx, key)
+	if err != nil {
 		return en.e.Open(key, "", 0, metaFunc)
 	}
-	return en.e.Open(key, etag, int64(len(data)), metaFunc)
+	return en.e.Open(key, info.ETag, info.Size, metaFunc)
 }
 
 func (en *env) write(f *writeback.File, data []byte, off int64) {
@@ -263,12 +308,16 @@ func newRand(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, seed^0x
 
 // patched is orig with data written at off, grown with zeros as needed.
 func patched(orig, data []byte, off int64) []byte {
-	out := bytes.Clone(orig)
-	if end := int(off) + len(data); end > len(out) {
-		out = append(out, make([]byte, end-len(out))...)
+	return patch(bytes.Clone(orig), data, off)
+}
+
+// patch writes data into b at off, growing it with zeros as needed (in place).
+func patch(b, data []byte, off int64) []byte {
+	if end := int(off) + len(data); end > len(b) {
+		b = append(b, make([]byte, end-len(b))...)
 	}
-	copy(out[off:], data)
-	return out
+	copy(b[off:], data)
+	return b
 }
 
 // resized is b cut or grown with zeros to n bytes.
