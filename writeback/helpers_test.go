@@ -328,13 +328,17 @@ func resized(b []byte, n int64) []byte {
 	return append(bytes.Clone(b), make([]byte, n-int64(len(b)))...)
 }
 
-// diff describes how got differs from want.
-func diff(got, want []byte) string {
-	if len(got) != len(want) {
-		return fmt.Sprintf("%d bytes, want %d (first difference at %d)", len(got), len(want), firstDiff(got, want))
-	}
+// diff describes how got differs from want, both read from offset 0 of a file.
+func diff(got, want []byte) string { return diffAt(got, want, 0) }
+
+// diffAt describes how got differs from want, both read from offset off of a file.
+func diffAt(got, want []byte, off int64) string {
 	i := firstDiff(got, want)
-	return fmt.Sprintf("a difference at %d (page %d + %d): %x, want %x", i, i/wp, i%wp, got[i:min(i+8, len(got))], want[i:min(i+8, len(want))])
+	at := off + int64(i)
+	if len(got) != len(want) {
+		return fmt.Sprintf("%d bytes, want %d (first difference at %d)", len(got), len(want), at)
+	}
+	return fmt.Sprintf("a difference at %d (page %d + %d): %x, want %x", at, at/wp, at%wp, got[i:min(i+8, len(got))], want[i:min(i+8, len(want))])
 }
 
 func firstDiff(a, b []byte) int {

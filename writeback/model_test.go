@@ -210,7 +210,7 @@ func runModel(t *testing.T, seed, printed int64, c modelConfig) {
 				continue
 			}
 			if err != nil || !bytes.Equal(buf[:got], want) {
-				fail("read of %d at %d (size %d): %d bytes, %v; %s", n, off, size, got, err, diff(buf[:got], want))
+				fail("read of %d at %d (size %d): %d bytes, %v; %s", n, off, size, got, err, diffAt(buf[:got], want, off))
 			}
 
 		case x < 955: // the other file is written
