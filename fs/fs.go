@@ -29,6 +29,9 @@ type FS struct {
 	// other changes shared (changing). It is taken before any node's lock, never twice.
 	renameMu sync.RWMutex
 
+	rootOnce sync.Once
+	root     *dirNode
+
 	warnedMu sync.Mutex
 	warned   map[string]bool // keys already warned about, so a re-listing does not repeat it
 }
@@ -80,9 +83,28 @@ func (f *FS) renaming() func() {
 	return f.renameMu.Unlock
 }
 
-// Root is the node of the mounted prefix.
+// Root is the node of the mounted prefix, made on the first call.
 func (f *FS) Root() gofs.InodeEmbedder {
-	return newDirNode(f, f.opts.Prefix)
+	f.rootOnce.Do(func() { f.root = newDirNode(f, f.opts.Prefix) })
+	return f.root
+}
+
+// DropListings forgets every directory's cached listing (SIGHUP): the next lookup or
+// readdir of each asks S3 again. Open files and unsaved changes are not touched.
+func (f *FS) DropListings() {
+	f.rootOnce.Do(func() { f.root = newDirNode(f, f.opts.Prefix) })
+	dropListings(&f.root.Inode)
+}
+
+func dropListings(in *gofs.Inode) {
+	if d, ok := in.Operations().(*dirNode); ok {
+		d.forgetListing()
+	}
+	for _, ch := range in.Children() {
+		if ch.IsDir() {
+			dropListings(ch)
+		}
+	}
 }
 
 // warnOnce logs msg about key the first time only.

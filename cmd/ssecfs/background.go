@@ -35,7 +35,9 @@ func startBackground(args []string) int {
 		return 1
 	}
 	cmd := exec.Command(exe, args...)
-	cmd.Env = append(os.Environ(), readyEnv+"=3")
+	// systemd takes notifications from the process it started only: the child must
+	// not send them (a foreground mount does).
+	cmd.Env = append(withoutEnv(os.Environ(), "NOTIFY_SOCKET"), readyEnv+"=3")
 	cmd.ExtraFiles = []*os.File{w}
 	// No stdio: the child outlives this terminal. Setsid detaches it from the terminal's
 	// signals (a Ctrl-C in the shell must not unmount).
@@ -69,6 +71,17 @@ func startBackground(args []string) int {
 	werr := cmd.Wait()
 	fmt.Fprintf(os.Stderr, "ssecfs mount: the background process ended before mounting (%v); run with --foreground to see why\n", werr)
 	return 1
+}
+
+// withoutEnv is env without the variable name.
+func withoutEnv(env []string, name string) []string {
+	out := env[:0:0]
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // readyPipe is the child's end of the report to its parent; inactive in a plain

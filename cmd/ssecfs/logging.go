@@ -2,35 +2,46 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
+	"path/filepath"
 	"strings"
+
+	"github.com/ssecfs/ssecfs/internal/logsink"
 )
 
-// newLogger logs to --log-file if given, else to stderr; a background child also sends
-// its log lines to the parent until the mount is live, so warnings found while checking
-// reach the user's terminal. Nothing logged ever holds key material: keys appear only
-// as fingerprints.
-func newLogger(c *mountConfig, ready *readyPipe) (*slog.Logger, func(), error) {
+// newLogger logs where logsink chooses: --log-file if given; else stderr in the
+// foreground, and syslog (or a 0600 file in the state directory where there is no
+// /dev/log) in the background. A background child also sends its log lines to the
+// parent until the mount is live, so warnings found while checking reach the user's
+// terminal. Nothing logged ever holds key material: keys appear only as fingerprints.
+// The sink is returned for SIGHUP (Reopen) and Close.
+func newLogger(c *mountConfig, ready *readyPipe) (*slog.Logger, *logsink.Sink, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.ToUpper(c.logLevel))); err != nil {
 		return nil, nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.logLevel)
 	}
-	var out io.Writer = os.Stderr
-	closeLog := func() {}
-	if c.logFile != "" {
-		f, err := os.OpenFile(c.logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
+	name := c.mountpoint
+	if abs, err := filepath.Abs(name); err == nil {
+		name = abs
+	}
+	sink, err := logsink.Open(logsink.Options{File: c.logFile, Background: ready.active(), Name: name})
+	if err != nil {
+		if c.logFile != "" {
 			return nil, nil, fmt.Errorf("--log-file: %w", err)
 		}
-		out, closeLog = f, func() { f.Close() }
+		return nil, nil, fmt.Errorf("no place to log to (%w): give --log-file", err)
+	}
+	h, err := sink.Handler(c.logFormat, level)
+	if err != nil {
+		sink.Close()
+		return nil, nil, err
 	}
 	if ready.active() {
-		if c.logFile == "" {
-			out = io.Discard // stderr is /dev/null in the background
-		}
-		out = io.MultiWriter(ready, out)
+		h = slog.NewMultiHandler(h, slog.NewTextHandler(ready, &slog.HandlerOptions{Level: level}))
 	}
-	return slog.New(slog.NewTextHandler(out, &slog.HandlerOptions{Level: level})), closeLog, nil
+	logger := slog.New(h)
+	if err := sink.Fallback(); err != nil {
+		logger.Warn("no syslog here; logging to a file", "file", sink.Where(), "err", err)
+	}
+	return logger, sink, nil
 }

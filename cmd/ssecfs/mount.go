@@ -9,15 +9,18 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ssecfs/ssecfs/audit"
 	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/cache"
 	"github.com/ssecfs/ssecfs/fs"
+	"github.com/ssecfs/ssecfs/internal/sdnotify"
 	"github.com/ssecfs/ssecfs/keysrc"
 )
 
@@ -72,13 +75,42 @@ func runMount(c *mountConfig, fs *pflag.FlagSet) int {
 // serve checks everything it can, mounts, tells the parent (if any) that the mount is
 // live, and runs until unmounted or signalled.
 func serve(c *mountConfig, ready *readyPipe) error {
-	logger, closeLog, err := newLogger(c, ready)
+	logger, sink, err := newLogger(c, ready)
 	if err != nil {
 		return err
 	}
-	defer closeLog()
+	defer sink.Close()
 	disableCoreDumps(logger)
 	limitMemory(c)
+	w, err := openWatchers(c, logger)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	// From here on SIGHUP (logrotate's signal) never kills the mount: it reopens the
+	// logs, and once the tree exists drops its cached listings.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	var tree *fs.FS
+	var treeMu sync.Mutex
+	go func() {
+		for range hup {
+			if err := sink.Reopen(); err != nil {
+				logger.Warn("SIGHUP: could not reopen the log", "err", err)
+			}
+			if err := w.audit.Reopen(); err != nil {
+				logger.Warn("SIGHUP: could not reopen the audit log", "err", err)
+			}
+			treeMu.Lock()
+			t := tree
+			treeMu.Unlock()
+			if t != nil {
+				t.DropListings()
+			}
+			logger.Info("SIGHUP: logs reopened, cached listings dropped")
+		}
+	}()
 
 	if err := prepareMountpoint(c.mountpoint, c.allowNonEmpty, logger); err != nil {
 		return err
@@ -95,6 +127,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 	}
 	cfg := c.config(c.bucket)
 	cfg.Keyring, cfg.Logger, cfg.Uploads = keys, logger, journal(uploads)
+	cfg.Observer, cfg.CallerOf = w.requestObserver(logger), fs.CallerOf
 	store, err := bucket.Open(ctx, cfg)
 	if err != nil {
 		return err
@@ -106,7 +139,8 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		abortLeftovers(store, uploadsDir, c, logger)
 	}
 
-	pages, err := cache.New(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute, ReadAheadParallel: readAheadParallel})
+	pages, err := cache.New(int64(c.cacheSize), cache.Options{FetchTimeout: 2 * time.Minute, ReadAheadParallel: readAheadParallel,
+		Observer: w.cacheObserver()})
 	if err != nil {
 		return fmt.Errorf("allocating the page cache (--cache-size %v): %w", &c.cacheSize, err)
 	}
@@ -116,7 +150,9 @@ func serve(c *mountConfig, ready *readyPipe) error {
 			"raise the limit (ulimit -l) or grant CAP_IPC_LOCK")
 	}
 	filePerm, dirPerm := c.defaultModes()
-	tree := fs.New(fs.BucketStore(store), pages, fs.Options{
+	w.metrics.WatchCache(pages)
+	treeMu.Lock()
+	tree = fs.New(fs.BucketStore(store), pages, fs.Options{
 		Prefix:   c.prefix,
 		UID:      uint32(c.uid),
 		GID:      uint32(c.gid),
@@ -130,7 +166,10 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		UploadConcurrency:   c.uploadConcurrency,
 		WriteBuffer:         int64(c.writeBuffer),
 		OverwriteConcurrent: c.overwriteConcurrent,
+		Observer:            w.fsObserver(),
 	})
+	treeMu.Unlock()
+	w.metrics.WatchWriteback(tree.WritebackStats)
 	server, err := fs.Mount(c.mountpoint, tree, fs.MountOptions{
 		FsName:     "ssecfs:" + c.bucket + "/" + c.prefix,
 		AllowOther: c.allowOther,
@@ -144,13 +183,18 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		return explainMountError(c.mountpoint, err)
 	}
 	logger.Info("mounted", "bucket", c.bucket, "prefix", c.prefix, "mountpoint", c.mountpoint,
-		"endpoint", store.Where(), "keys", keys.Fingerprints(), "read_only", c.readOnly)
+		"endpoint", store.Where(), "keys", keys.Fingerprints(), "read_only", c.readOnly, "log", sink.Where())
+	w.audit.Event(audit.KindMount, map[string]any{"bucket": c.bucket, "prefix": c.prefix, "mountpoint": c.mountpoint,
+		"endpoint": store.Where(), "keys": keys.Fingerprints(), "read_only": c.readOnly, "uid": os.Getuid(), "pid": os.Getpid()})
 	ready.ok()
+	notify(logger, sdnotify.Ready)
 
 	stop := make(chan os.Signal, 2)
 	signal.Notify(stop, syscall.SIGINT, syscall.SIGTERM)
 	go unmountOnSignal(stop, server, c.mountpoint, logger)
 	server.Wait()
+	notify(logger, sdnotify.Stopping) // also after an umount from outside
+	w.audit.Event(audit.KindUnmount, map[string]any{"mountpoint": c.mountpoint, "pid": os.Getpid()})
 	logger.Info("unmounted", "mountpoint", c.mountpoint)
 	return nil
 }
@@ -180,6 +224,7 @@ func unmountOnSignal(sigs <-chan os.Signal, server unmounter, mountpoint string,
 	for sig := range sigs {
 		n++
 		logger.Info("unmounting", "signal", sig.String())
+		notify(logger, sdnotify.Stopping)
 		err := server.Unmount()
 		if err == nil {
 			return

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/ssecfs/ssecfs/internal/logsink"
 )
 
 // mountConfig is everything `ssecfs mount` was told.
@@ -25,7 +27,8 @@ type mountConfig struct {
 	uploadConcurrency                           int
 	overwriteConcurrent                         bool
 	statTTL                                     time.Duration
-	logLevel, logFile                           string
+	logLevel, logFile, logFormat                string
+	metricsAddr, auditLog                       string
 	debugFuse                                   bool
 
 	// options are the -o arguments, as given; kernelOptions what they asked of the
@@ -54,7 +57,8 @@ var mountHelp = commandHelp{
 			"file-mode", "dir-mode", "umask", "cache-size", "stat-ttl"}},
 		{title: "Writing (data reaches S3 when a file is closed or fsync'd):",
 			names: []string{"part-size", "upload-concurrency", "write-buffer", "overwrite-concurrent"}},
-		{title: "Running:", names: []string{"allow-non-empty", "foreground", "log-level", "log-file", "debug-fuse"}},
+		{title: "Running:", names: []string{"allow-non-empty", "foreground", "log-level", "log-file", "log-format", "debug-fuse"}},
+		{title: "Watching:", names: []string{"metrics-addr", "audit-log"}},
 		{title: "As mount(8) and /etc/fstab give them:", names: []string{"options"}, after: optionsHelp()},
 	},
 	footer: sizeUnitsHelp,
@@ -96,8 +100,15 @@ func (c *mountConfig) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.allowNonEmpty, "allow-non-empty", false, "mount on a directory that holds files, hiding them while mounted")
 	fs.BoolVar(&c.foreground, "foreground", false, "stay attached to the terminal and log to stderr")
 	fs.StringVar(&c.logLevel, "log-level", "info", "`LEVEL` of logging: debug, info, warn or error")
-	fs.StringVar(&c.logFile, "log-file", "", "append logs to `FILE` (created 0600). In the background without it,\n"+
-		"logs are discarded once the mount is live.")
+	fs.StringVar(&c.logFile, "log-file", "", "append logs to `FILE` (created 0600); SIGHUP reopens it (logrotate). In the\n"+
+		"background without it, logs go to syslog as ssecfs, or where there is no /dev/log to a\n"+
+		"0600 file under $XDG_STATE_HOME/ssecfs (named when the mount starts)")
+	fs.StringVar(&c.logFormat, "log-format", "text", "`FORMAT` of log lines: text or json")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://`HOST:PORT`/metrics (no authentication:\n"+
+		"keep it on loopback, e.g. 127.0.0.1:9101)")
+	fs.StringVar(&c.auditLog, "audit-log", "", "append a JSON line to `FILE` (0600) for every request that carried a key:\n"+
+		"operation, object, key fingerprint (never the key), bytes, outcome, uid and pid;\n"+
+		"and for mounts and unmounts. SIGHUP reopens it")
 	fs.BoolVar(&c.debugFuse, "debug-fuse", false, "log every FUSE request (names and sizes, never data or keys)")
 
 	fs.StringArrayVarP(&c.options, "options", "o", nil, "mount `OPTIONS`, separated by commas: every flag above by its name with _ for -\n"+
@@ -126,6 +137,8 @@ func (c *mountConfig) finish(fs *pflag.FlagSet, args []string) error {
 		return invalid(fmt.Errorf("--write-buffer %v: want at least three parts (3 x --part-size = %v)", &c.writeBuffer, formatBytes(3*int64(c.partSize))))
 	case c.uploadConcurrency < 1 || c.uploadConcurrency > 64:
 		return invalid(fmt.Errorf("--upload-concurrency %d: want 1 to 64", c.uploadConcurrency))
+	case logsink.CheckFormat(c.logFormat) != nil:
+		return invalid(logsink.CheckFormat(c.logFormat))
 	case c.allowOther && c.allowRoot:
 		return invalid(fmt.Errorf("--allow-other and --allow-root exclude each other: --allow-other already lets root in, and everybody else"))
 	}
