@@ -408,3 +408,56 @@ func TestWatchAuditLogNamesUsersAndProcesses(t *testing.T) {
 		t.Errorf("events besides requests = %v, want [mount unmount]", kinds)
 	}
 }
+
+// TestWatchAuditLogOfCheckAndRotate: `ssecfs check` and `ssecfs rotate` write their own
+// audit lines: each keyed request with the fingerprint of the key used, and one event
+// for the check, two (start, end) for the rotation; never a key.
+func TestWatchAuditLogOfCheckAndRotate(t *testing.T) {
+	f := newFixture(t)
+	f.put("one", []byte("1\n"))
+	newer := newKey(t)
+	newFile := f.writeKeyFile("new.key", newer)
+	auditFile := filepath.Join(f.dir, "audit.log")
+	if out, code := f.ssecfs(nil, append(f.checkArgs(f.keyFile), "--audit-log", auditFile, f.bucket)...); code != 0 {
+		t.Fatalf("check exited %d:\n%s", code, out)
+	}
+	if out, code := f.ssecfs(nil, rotateArgs(f, f.keyFile, newFile, f.bucket, "--audit-log", auditFile)...); code != 0 {
+		t.Fatalf("rotate exited %d:\n%s", code, out)
+	}
+	raw, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{f.key.Base64(), newer.Base64()} {
+		if strings.Contains(string(raw), k) {
+			t.Fatal("the audit log holds a key itself")
+		}
+	}
+	var events []string
+	copied := false
+	for _, l := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var x map[string]any
+		if err := json.Unmarshal([]byte(l), &x); err != nil {
+			t.Fatalf("audit line %q: %v", l, err)
+		}
+		switch x["event"] {
+		case "request":
+			if x["uid"] != float64(os.Getuid()) {
+				t.Errorf("request line with uid %v, want %d: %s", x["uid"], os.Getuid(), l)
+			}
+			if x["op"] == "CopyObject" && x["object"] == "one" {
+				copied = x["key"] == newer.Fingerprint() && x["source_key"] == f.key.Fingerprint()
+			}
+		case "check":
+			events = append(events, fmt.Sprintf("check usable=%v", x["usable"]))
+		case "rotation":
+			events = append(events, fmt.Sprintf("rotation %v", x["phase"]))
+		}
+	}
+	if want := "[check usable=true rotation start rotation end]"; fmt.Sprint(events) != want {
+		t.Errorf("events = %v, want %s", events, want)
+	}
+	if !copied {
+		t.Errorf("no CopyObject line of one from the old key's fingerprint to the new one's:\n%s", raw)
+	}
+}

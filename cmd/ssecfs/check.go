@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ssecfs/ssecfs/audit"
 	"github.com/ssecfs/ssecfs/check"
 )
 
@@ -19,6 +20,7 @@ type checkConfig struct {
 	bucketFlags
 	readOnly bool
 	sample   int
+	auditLog string
 }
 
 const checkLong = `Tells, in plain words, whether BUCKET (or only the keys under PREFIX) can be used with
@@ -34,7 +36,7 @@ var checkHelp = commandHelp{
 	groups: []flagGroup{
 		{title: "Keys (exactly one source; the first key writes, the others are older keys):", names: keyFlagNames},
 		whereGroup,
-		{title: "What to check:", names: []string{"read-only", "sample"}},
+		{title: "What to check:", names: []string{"read-only", "sample", "audit-log"}},
 	},
 }
 
@@ -43,6 +45,7 @@ func (c *checkConfig) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.readOnly, "read-only", false, "check for a read-only mount: write no probe object, and do not fail\n"+
 		"when the bucket blocks SSE-C writes")
 	fs.IntVar(&c.sample, "sample", 100, "how many objects (`N`) under the prefix to try the keys on")
+	fs.StringVar(&c.auditLog, "audit-log", "", auditLogHelp)
 }
 
 func (c *checkConfig) finish(args []string) error {
@@ -93,15 +96,26 @@ func newCheckCmd() *cobra.Command {
 
 // runCheck is `ssecfs check`. It returns the exit status.
 func runCheck(c *checkConfig) int {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	log, err := openAuditLog(c.auditLog)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ssecfs check: %v\n", err)
+		return 1
+	}
+	defer log.Close()
+	ctx, cancel := context.WithTimeout(asThisProcess(context.Background()), 10*time.Minute)
 	defer cancel()
-	if !check.Run(ctx, check.Config{
+	cfg := c.config(c.bucket)
+	cfg.Observer = auditObserver(log)
+	usable := check.Run(ctx, check.Config{
 		Keys:     c.keys,
-		Bucket:   c.config(c.bucket),
+		Bucket:   cfg,
 		Prefix:   c.prefix,
 		ReadOnly: c.readOnly,
 		Sample:   c.sample,
-	}, os.Stdout) {
+	}, os.Stdout)
+	log.Event(audit.KindCheck, map[string]any{"bucket": c.bucket, "prefix": c.prefix, "read_only": c.readOnly,
+		"usable": usable, "uid": os.Getuid(), "pid": os.Getpid()})
+	if !usable {
 		return 1
 	}
 	return 0

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/ssecfs/ssecfs/audit"
 	"github.com/ssecfs/ssecfs/keysrc"
 	"github.com/ssecfs/ssecfs/rotate"
 )
@@ -25,6 +26,7 @@ type rotateConfig struct {
 
 	concurrency int
 	dryRun      bool
+	auditLog    string
 }
 
 const rotateLong = `Re-encrypts every object under PREFIX that one of the OLD keys opens so that the first
@@ -46,7 +48,7 @@ var rotateHelp = commandHelp{
 			names: []string{"from-key-file", "from-key-env", "from-key-command"}},
 		{title: "New keys (exactly one source; the first key is the one objects end up under):", names: keyFlagNames},
 		whereGroup,
-		{title: "Running:", names: []string{"concurrency", "dry-run"}},
+		{title: "Running:", names: []string{"concurrency", "dry-run", "audit-log"}},
 	},
 }
 
@@ -57,6 +59,7 @@ func (c *rotateConfig) register(fs *pflag.FlagSet) {
 	c.bucketFlags.register(fs)
 	fs.IntVar(&c.concurrency, "concurrency", 4, "how many objects to re-encrypt at once (`N`)")
 	fs.BoolVar(&c.dryRun, "dry-run", false, "change nothing: count the objects under each key")
+	fs.StringVar(&c.auditLog, "audit-log", "", auditLogHelp)
 }
 
 func (c *rotateConfig) finish(args []string) error {
@@ -130,8 +133,18 @@ func runRotate(c *rotateConfig) int {
 		return 2
 	}
 
+	log, err := openAuditLog(c.auditLog)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ssecfs rotate: %v\n", err)
+		return 1
+	}
+	defer log.Close()
+	ctx = asThisProcess(ctx)
 	cfg := c.config(c.bucket)
-	cfg.Logger = logger
+	cfg.Logger, cfg.Observer = logger, auditObserver(log)
+	log.Event(audit.KindRotation, map[string]any{"phase": "start", "bucket": c.bucket, "prefix": c.prefix,
+		"new_key": newKeys.Current().Fingerprint(), "old_keys": oldKeys.Fingerprints(), "dry_run": c.dryRun,
+		"uid": os.Getuid(), "pid": os.Getpid()})
 	done, err := rotate.Run(ctx, rotate.Config{
 		Bucket:      cfg,
 		Prefix:      c.prefix,
@@ -140,6 +153,11 @@ func runRotate(c *rotateConfig) int {
 		Concurrency: c.concurrency,
 		DryRun:      c.dryRun,
 	}, os.Stdout)
+	end := map[string]any{"phase": "end", "complete": done && err == nil}
+	if err != nil {
+		end["error"] = err.Error()
+	}
+	log.Event(audit.KindRotation, end)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ssecfs rotate: %v\n", err)
 		return 1

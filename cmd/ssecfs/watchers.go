@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/ssecfs/ssecfs/audit"
 	"github.com/ssecfs/ssecfs/bucket"
@@ -85,4 +86,33 @@ func notify(logger *slog.Logger, send func() (bool, error)) {
 	if _, err := send(); err != nil {
 		logger.Warn("could not notify systemd", "err", err)
 	}
+}
+
+const auditLogHelp = "append a JSON line to `FILE` (0600) for every request that carried a key\n" +
+	"(operation, object, key fingerprint, never the key; bytes, outcome, uid, pid) and for the run"
+
+// openAuditLog opens --audit-log for check and rotate; nil (which logs nothing) without it.
+func openAuditLog(path string) (*audit.Log, error) {
+	if path == "" {
+		return nil, nil
+	}
+	l, err := audit.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("--audit-log: %w", err)
+	}
+	return l, nil
+}
+
+// auditObserver is l as a request observer, or an untyped nil.
+func auditObserver(l *audit.Log) bucket.Observer {
+	if l == nil {
+		return nil
+	}
+	return l
+}
+
+// asThisProcess marks the requests made on ctx as this process's own (check and rotate
+// work for the user who runs them).
+func asThisProcess(ctx context.Context) context.Context {
+	return bucket.WithCaller(ctx, bucket.Caller{UID: uint32(os.Getuid()), GID: uint32(os.Getgid()), PID: uint32(os.Getpid())})
 }
