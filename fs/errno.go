@@ -16,6 +16,9 @@ import (
 // never a key.
 func (f *FS) errno(op, path string, err error) syscall.Errno {
 	e, level := classify(err)
+	if op == "save" {
+		level = slog.LevelError // data that close or fsync was told is not in S3: always said
+	}
 	f.log.Log(context.Background(), level, op+" failed", "path", path, "errno", e.Error(), "err", err)
 	return e
 }
