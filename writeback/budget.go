@@ -21,9 +21,9 @@ type writeBudget struct {
 	spare [][]byte
 }
 
-// ErrNoBuffer is returned when a write waited too long for buffer space: every byte of
+// errNoBuffer is returned when a write waited too long for buffer space: every byte of
 // it is held by files that cannot upload before they are closed.
-var ErrNoBuffer = errors.New("write buffer full and nothing could be spilled or uploaded in time (raise --write-buffer)")
+var errNoBuffer = errors.New("write buffer full and nothing could be spilled or uploaded in time (raise --write-buffer)")
 
 // budgetWait bounds how long one write waits for buffer space.
 const budgetWait = 2 * time.Minute
@@ -59,7 +59,7 @@ func (b *writeBudget) acquire(n int64) error {
 		if b.free < n {
 			if time.Now().After(deadline) {
 				b.mu.Unlock()
-				return ErrNoBuffer
+				return errNoBuffer
 			}
 			b.freed.Wait()
 		}

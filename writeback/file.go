@@ -171,7 +171,7 @@ func readBase(ctx context.Context, base Base, dst []byte, off int64) error {
 }
 
 // Write puts data at off, allocating pages within the write budget (waiting for it, or
-// ErrNoBuffer). Pages that the write covers only in part are first filled from the base,
+// errNoBuffer). Pages that the write covers only in part are first filled from the base,
 // so they hold the whole truth.
 func (f *File) Write(ctx context.Context, data []byte, off int64) error {
 	if len(data) == 0 {

@@ -9,7 +9,7 @@ import (
 
 // Store is what the write-back needs of the bucket: whole-object puts and multipart
 // uploads, each keyed. *bucket.Bucket implements it through a thin adapter in package fs
-// (its StartUpload returns the concrete *bucket.Upload); memstore_test.go has a complete
+// (its StartUpload returns the concrete *bucket.Upload); internal/memstore is a complete
 // fake.
 type Store interface {
 	// Put writes body as key in one request, under cond.
