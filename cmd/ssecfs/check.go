@@ -61,19 +61,6 @@ func (c *checkConfig) finish(args []string) error {
 	return nil
 }
 
-func parseCheckArgs(args []string) (*checkConfig, error) {
-	c := &checkConfig{}
-	fs := pflag.NewFlagSet("ssecfs check", pflag.ContinueOnError)
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, flagError(nil, err)
-	}
-	if err := c.finish(fs.Args()); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
 func newCheckCmd() *cobra.Command {
 	c := &checkConfig{}
 	cmd := &cobra.Command{

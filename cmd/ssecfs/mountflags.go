@@ -159,20 +159,6 @@ func (c *mountConfig) defaultModes() (file, dir uint32) {
 	return uint32(c.fileMode &^ c.umask), uint32(c.dirMode &^ c.umask)
 }
 
-// parseMountArgs reads a command line of `ssecfs mount` into a mountConfig.
-func parseMountArgs(args []string) (*mountConfig, *pflag.FlagSet, error) {
-	c := &mountConfig{}
-	fs := pflag.NewFlagSet("ssecfs mount", pflag.ContinueOnError)
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, nil, flagError(nil, err)
-	}
-	if err := c.finish(fs, fs.Args()); err != nil {
-		return nil, nil, err
-	}
-	return c, fs, nil
-}
-
 // childArgs are the arguments of the background process of this mount: every flag
 // that was set, by a flag or an -o option, with its value, and the kernel's options.
 func (c *mountConfig) childArgs(fs *pflag.FlagSet) []string {

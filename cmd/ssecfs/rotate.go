@@ -81,19 +81,6 @@ func (c *rotateConfig) finish(args []string) error {
 	return nil
 }
 
-func parseRotateArgs(args []string) (*rotateConfig, error) {
-	c := &rotateConfig{}
-	fs := pflag.NewFlagSet("ssecfs rotate", pflag.ContinueOnError)
-	c.register(fs)
-	if err := fs.Parse(args); err != nil {
-		return nil, flagError(nil, err)
-	}
-	if err := c.finish(fs.Args()); err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
 func newRotateCmd() *cobra.Command {
 	c := &rotateConfig{}
 	cmd := &cobra.Command{
