@@ -68,7 +68,7 @@ func (f *File) Save(ctx context.Context) (Saved, error) {
 	saved, err := f.saveAs(ctx, key, meta, cond)
 	if errors.Is(err, bucket.ErrChanged) && cond != (bucket.Condition{}) {
 		f.setSaveFailed(true)
-		return Saved{}, f.e.conflict(f.saveBeside(ctx, key, meta, err))
+		return Saved{}, f.e.conflict(f.saveBeside(ctx, key, meta, gen, err))
 	}
 	if err != nil {
 		f.setSaveFailed(true)
@@ -92,14 +92,16 @@ func (f *File) conditionLocked() bucket.Condition {
 }
 
 // saveBeside saves the content as a new object beside key, which another writer
-// replaced: this version is kept, if not where it was meant to go.
-func (f *File) saveBeside(ctx context.Context, key string, meta map[string]string, cause error) error {
+// replaced: this version (change gen) is kept, if not where it was meant to go.
+func (f *File) saveBeside(ctx context.Context, key string, meta map[string]string, gen uint64, cause error) error {
 	conflict := key + ".conflict-" + time.Now().UTC().Format("20060102T150405.000Z")
 	if _, err := f.saveAs(ctx, conflict, meta, bucket.Condition{IfNoneMatch: true}); err != nil {
 		return &ConflictError{Key: key, Err: errors.Join(cause, err)}
 	}
 	f.mu.Lock()
-	f.dirty = false
+	if f.gen == gen {
+		f.dirty = false // else a change came meanwhile, which the copy beside may lack
+	}
 	f.mu.Unlock()
 	return &ConflictError{Key: key, SavedAs: conflict, Err: cause}
 }

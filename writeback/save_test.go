@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ssecfs/ssecfs/bucket"
@@ -327,4 +328,35 @@ func TestStreamFailures(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A write that lands while the content is being saved beside a conflict is not in the
+// copy beside: the file must stay dirty, so the next save does not drop it.
+func TestConflictKeepsAWriteMadeDuringTheSaveBeside(t *testing.T) {
+	en := newEnv(t, nil)
+	en.put("doc", []byte("original"))
+	f := en.open("doc")
+	en.write(f, []byte("ours"), 0)
+	en.put("doc", []byte("theirs"))
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	en.setHook(func(op, key string) error {
+		if op == memstore.OpPut && strings.Contains(key, ".conflict-") {
+			once.Do(func() { close(entered); <-release })
+		}
+		return nil
+	})
+	saved := make(chan error, 1)
+	go func() { _, err := f.Save(ctx); saved <- err }()
+	<-entered
+	en.write(f, []byte("LATE"), 4) // while the copy beside is on its way
+	close(release)
+	var conflict *writeback.ConflictError
+	if err := <-saved; !errors.As(err, &conflict) || conflict.SavedAs == "" {
+		t.Fatalf("Save = %v, want a conflict saved beside", err)
+	}
+	if !f.Dirty() {
+		t.Error("a write made during the save beside is counted as saved: the next save would drop it")
+	}
+	f.Drop()
 }
