@@ -27,6 +27,9 @@ type fileNode struct {
 	content  *writeback.File // set while the file is open for writing or has unsaved changes
 	writers  int             // writable handles open
 	unlinked bool            // removed while open: nothing is saved any more
+	// cutPending is an O_TRUNC open's truncation not yet applied to content (see
+	// cutOnFirstUse); cutMu orders writers behind its application.
+	cutPending bool
 	// kernelETag is the version whose pages the kernel may hold in its page cache:
 	// an open that finds the same version keeps them (FOPEN_KEEP_CACHE).
 	kernelETag string
@@ -34,6 +37,8 @@ type fileNode struct {
 	// rename): open handles follow what the mount itself did to the file, as on any
 	// filesystem, but not a version another writer made (reads of it are ESTALE).
 	ownETag string
+
+	cutMu sync.Mutex
 }
 
 var (

@@ -126,11 +126,17 @@ type writeHandle struct {
 }
 
 func (h *writeHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if err := h.node.cut(h.file); err != nil {
+		return nil, h.node.fsys.errno("read", h.node.objectKey(), err)
+	}
 	return h.node.readContent(context.WithoutCancel(ctx), h.file, dest, off)
 }
 
 func (h *writeHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
 	n := h.node
+	if err := n.cut(h.file); err != nil {
+		return 0, n.fsys.errno("write", n.objectKey(), err)
+	}
 	if err := h.file.Write(context.WithoutCancel(ctx), data, off); err != nil {
 		return 0, n.fsys.errno("write", n.objectKey(), err)
 	}

@@ -32,17 +32,52 @@ func (n *fileNode) openWritable(ctx context.Context, flags uint32) (gofs.FileHan
 		c.KeepForReads()
 	}
 	if flags&syscall.O_TRUNC != 0 {
-		if err := c.Truncate(0); err != nil {
-			n.releaseWriter(ctx, c)
-			return nil, 0, n.fsys.errno("open", n.objectKey(), err)
-		}
-		n.touch(c)
+		n.cutOnFirstUse()
 	}
 	if flags&syscall.O_ACCMODE == syscall.O_RDONLY {
-		n.releaseWriter(ctx, c) // O_RDONLY|O_TRUNC: truncated, then read-only
-		return &readHandle{node: n}, 0, n.sync(ctx)
+		// O_RDONLY|O_TRUNC: truncated and saved, then read-only.
+		errno := n.sync(ctx)
+		n.releaseWriter(ctx, c)
+		return &readHandle{node: n}, 0, errno
 	}
 	return &writeHandle{node: n, file: c}, 0, 0
+}
+
+// cutOnFirstUse records an O_TRUNC open's truncation to 0. The kernel learns of it only
+// when it has our answer to the open; a read another handle sent before then, answered
+// short by an already-empty content, makes the kernel fill its pages with zeros under a
+// size it may not shrink (another answer changed the attributes meanwhile), and that
+// reader gets zeros no version had. So the content is cut by the first operation of a
+// writer (cut), and until then other handles read it as it was; the size shows 0 at once.
+func (n *fileNode) cutOnFirstUse() {
+	now := time.Now()
+	n.mu.Lock()
+	n.cutPending = true
+	n.attrs.size = 0
+	n.attrs.mtime, n.attrs.ctime = now, now
+	n.attrs.fromHead, n.attrs.asOf = true, now
+	n.mu.Unlock()
+}
+
+// cut applies a pending O_TRUNC truncation to c before a writer uses it. cutMu makes a
+// second writer wait until it is done, so its bytes are not cut away after it wrote.
+func (n *fileNode) cut(c *writeback.File) error {
+	n.cutMu.Lock()
+	defer n.cutMu.Unlock()
+	n.mu.Lock()
+	pending := n.cutPending
+	n.mu.Unlock()
+	if !pending {
+		return nil
+	}
+	if err := c.Truncate(0); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	n.cutPending = false
+	n.mu.Unlock()
+	n.touch(c)
+	return nil
 }
 
 // openForWrite makes sure the file has a shared content, based on the object's current
@@ -92,7 +127,10 @@ func (n *fileNode) releaseWriter(ctx context.Context, c *writeback.File) {
 	if !last {
 		return
 	}
-	if c.Dirty() && !c.SaveFailed() {
+	n.mu.Lock()
+	pending := n.cutPending
+	n.mu.Unlock()
+	if (c.Dirty() || pending) && !c.SaveFailed() {
 		n.sync(ctx)
 	}
 	if c.Dirty() {
@@ -163,6 +201,9 @@ func (n *fileNode) save(ctx context.Context) syscall.Errno {
 	if c == nil || unlinked {
 		return 0
 	}
+	if err := n.cut(c); err != nil {
+		return n.fsys.errno("save", c.Key(), err)
+	}
 	saved, err := c.Save(ctx)
 	var conflict *writeback.ConflictError
 	switch {
@@ -231,6 +272,9 @@ func (n *fileNode) truncate(ctx context.Context, size int64) syscall.Errno {
 		return n.fsys.errno("truncate", n.objectKey(), err)
 	}
 	defer n.releaseWriter(ctx, c)
+	if err := n.cut(c); err != nil {
+		return n.fsys.errno("truncate", n.objectKey(), err)
+	}
 	if err := c.Truncate(size); err != nil {
 		return n.fsys.errno("truncate", n.objectKey(), err)
 	}
