@@ -337,7 +337,14 @@ func TestWatchAuditLogNamesUsersAndProcesses(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(mp, "byroot"), []byte("from root\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	unmount(t, mp) // every line written
+	unmount(t, mp)
+	// The process writes its unmount line once the kernel has let go of the mount.
+	if !pollUntil(20*time.Second, func() bool {
+		b, _ := os.ReadFile(auditFile)
+		return strings.Contains(string(b), `"event":"unmount"`)
+	}) {
+		t.Error("no unmount line 20 s after the unmount")
+	}
 
 	raw, err := os.ReadFile(auditFile)
 	if err != nil {
