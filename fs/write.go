@@ -321,10 +321,10 @@ func (n *fileNode) loadMeta(ctx context.Context) error {
 func (n *fileNode) persistMeta(ctx context.Context) syscall.Errno {
 	defer n.fsys.changing()()
 	n.mu.Lock()
-	c := n.content
+	c, cut := n.content, n.cutPending
 	n.mu.Unlock()
-	if c != nil && c.Dirty() {
-		return 0 // saved with the content at flush
+	if c != nil && (c.Dirty() || cut) {
+		return 0 // saved with the content at flush (an O_TRUNC open's cut included)
 	}
 	n.mu.Lock()
 	key, etag, size := n.key, n.attrs.etag, n.attrs.size

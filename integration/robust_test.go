@@ -328,3 +328,43 @@ func TestInPlaceRewriteNeverShowsZeros(t *testing.T) {
 	wg.Wait()
 	t.Logf("%d whole-file reads during 600 in-place rewrites: %d with bytes no version had", reads, bad)
 }
+
+// An attribute change between an O_TRUNC open and the first write (a copy tool that
+// sets the mode first) must not bring the old size back: the file is empty from the
+// open on, and what is written then is what is saved, with the mode.
+func TestTruncOpenThenChmodShowsEmpty(t *testing.T) {
+	f := newFixture(t)
+	f.put("t", bytes.Repeat([]byte{'o'}, 100000))
+	mp := nsMount(t, f)
+	p := filepath.Join(mp, "t")
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	w, err := os.OpenFile(p, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Chmod(0o600); err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(w.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 0 {
+		t.Errorf("size after O_TRUNC and chmod = %d, want 0", st.Size)
+	}
+	if _, err := w.Write([]byte("new\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.getObject("t")
+	if err != nil || string(got) != "new\n" {
+		t.Errorf("object after close = %q, %v; want %q", got, err, "new\n")
+	}
+	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 || fi.Size() != 4 {
+		t.Errorf("stat after close: %v, mode %v, size %d; want 0600 and 4 bytes", err, fi.Mode().Perm(), fi.Size())
+	}
+}
