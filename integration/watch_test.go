@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,22 +32,13 @@ func mountPID(t *testing.T, mp string) int {
 			continue
 		}
 		args := strings.Split(string(b), "\x00")
-		if len(args) > 1 && filepath.Base(args[0]) == "ssecfs" && slicesContains(args, mp) {
+		if len(args) > 1 && filepath.Base(args[0]) == "ssecfs" && slices.Contains(args, mp) {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 			return pid
 		}
 	}
 	t.Fatalf("no ssecfs process serves %s", mp)
 	return 0
-}
-
-func slicesContains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // pollUntil polls cond for up to d; it reports whether cond became true.
