@@ -1,7 +1,6 @@
 package fs
 
 import (
-	"context"
 	"log/slog"
 	"sync"
 	"time"
@@ -65,9 +64,7 @@ func New(store ObjectStore, pages *cache.PageCache, opts Options) *FS {
 // openBase reads version etag of key through the page cache: the base of a file being
 // written.
 func (f *FS) openBase(key, etag string, size int64) writeback.Base {
-	return f.pages.NewReader(key, etag, size, func(ctx context.Context, off, length int64) ([]byte, error) {
-		return f.store.ReadRange(ctx, key, etag, off, length)
-	})
+	return f.pages.NewReader(key, etag, size, f.fetcher(key, etag, nil))
 }
 
 // changing holds off renames while the bucket changes under a name; call the result to

@@ -94,9 +94,7 @@ func (h *readHandle) readerFor(key string) *cache.Reader {
 			h.etag, h.size = current, size
 		}
 		etag := h.etag
-		h.reader = n.fsys.pages.NewReader(key, etag, h.size, func(ctx context.Context, off, length int64) ([]byte, error) {
-			return n.fsys.store.ReadRange(h.onBehalf(ctx), key, etag, off, length)
-		})
+		h.reader = n.fsys.pages.NewReader(key, etag, h.size, n.fsys.fetcher(key, etag, h.onBehalf))
 	}
 	return h.reader
 }
