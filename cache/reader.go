@@ -177,22 +177,7 @@ func (c *PageCache) startRange(src *source, from, to int64, onDone func()) (int,
 		return 0, ErrClosed
 	}
 	ps := int64(c.pageSize)
-	type run struct{ first, n int64 }
-	var runs []run
-	var bytes int64
-	for idx := from; idx < to; {
-		if !c.missingLocked(src.key(idx)) {
-			idx++
-			continue
-		}
-		n := int64(1)
-		for n < c.runPages && idx+n < to && c.missingLocked(src.key(idx+n)) {
-			n++
-		}
-		runs = append(runs, run{idx, n})
-		bytes += min(n*ps, src.size-idx*ps)
-		idx += n
-	}
+	runs, bytes := c.missingRunsLocked(src, from, to)
 	if bytes > 0 && c.raInflight > 0 && c.raInflight+bytes > c.raBudget {
 		return 0, errBudget
 	}
@@ -205,3 +190,28 @@ func (c *PageCache) startRange(src *source, from, to int64, onDone func()) (int,
 
 // errBudget says that read-ahead must wait: the cache's budget is in flight.
 var errBudget = errors.New("cache: read-ahead budget in flight")
+
+// pageRun is pages [first, first+n) of a source.
+type pageRun struct{ first, n int64 }
+
+// missingRunsLocked finds the runs of adjacent pages of [from, to) of src that are
+// neither cached nor being fetched, each at most a fetch long, and their bytes.
+func (c *PageCache) missingRunsLocked(src *source, from, to int64) ([]pageRun, int64) {
+	ps := int64(c.pageSize)
+	var runs []pageRun
+	var bytes int64
+	for idx := from; idx < to; {
+		if !c.missingLocked(src.key(idx)) {
+			idx++
+			continue
+		}
+		n := int64(1)
+		for n < c.runPages && idx+n < to && c.missingLocked(src.key(idx+n)) {
+			n++
+		}
+		runs = append(runs, pageRun{idx, n})
+		bytes += min(n*ps, src.size-idx*ps)
+		idx += n
+	}
+	return runs, bytes
+}
