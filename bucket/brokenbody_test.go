@@ -125,3 +125,33 @@ func TestReadRangeGivesUpWithoutProgress(t *testing.T) {
 		t.Errorf("gave up after %v: no backoff between tries", d)
 	}
 }
+
+// ReadInto fills several buffers from one GET, and a body that breaks off mid-buffer
+// is resumed into the rest of that buffer and the ones after it; the object's end
+// inside the buffers is a short count, not an error.
+func TestReadIntoResumesAcrossBuffers(t *testing.T) {
+	f := newFakeS3(t)
+	k1 := genKey(t)
+	data := strings.Repeat("0123456789abcdefghij", 50) // 1000 bytes
+	obj := f.put("big", data, &k1, nil)
+	b, _ := openFake(t, f, k1)
+	breaks := 6
+	var ranges, ifMatch []string
+	breakingBodies(f, obj, k1.Fingerprint(), 45, &breaks, &ranges, &ifMatch)
+	bufs := [][]byte{make([]byte, 100), make([]byte, 100), make([]byte, 100), make([]byte, 100)}
+	n, err := b.ReadInto(context.Background(), "big", obj.etag, 700, bufs)
+	if err != nil || n != 300 {
+		t.Fatalf("ReadInto = %d, %v; want 300 (the object ends inside the third buffer), nil", n, err)
+	}
+	if got := string(bufs[0]) + string(bufs[1]) + string(bufs[2]); got != data[700:] {
+		t.Errorf("buffers hold %q, want %q", got, data[700:])
+	}
+	if len(ranges) != 7 || ranges[0] != "bytes=700-1099" || ranges[1] != "bytes=745-1099" {
+		t.Errorf("ranges asked: %q", ranges)
+	}
+	for i, m := range ifMatch {
+		if m != obj.etag {
+			t.Errorf("GET %d has If-Match %q, want %q", i, m, obj.etag)
+		}
+	}
+}

@@ -96,9 +96,9 @@ func TestArenaCapacityBound(t *testing.T) {
 // fill caches object (one page of n bytes b) in c.
 func fill(t *testing.T, c *PageCache, object string, b byte, n int) {
 	t.Helper()
-	r := c.NewReader(object, "v", int64(n), func(_ context.Context, _, length int64) ([]byte, error) {
+	r := c.NewReader(object, "v", int64(n), bytesFunc(func(_ context.Context, _, length int64) ([]byte, error) {
 		return bytes.Repeat([]byte{b}, int(length)), nil
-	})
+	}))
 	if _, err := r.ReadAt(context.Background(), make([]byte, n), 0); err != nil {
 		t.Fatal(err)
 	}
@@ -122,9 +122,9 @@ func TestPageZeroedWhenItLeaves(t *testing.T) {
 		{"dropped as short", func(t *testing.T, c *PageCache) {
 			// a's page has ps-1 bytes but a Reader that believes the version to be
 			// 10*ps long needs ps.
-			r := c.NewReader("a", "v", 10*ps, func(context.Context, int64, int64) ([]byte, error) {
+			r := c.NewReader("a", "v", 10*ps, bytesFunc(func(context.Context, int64, int64) ([]byte, error) {
 				return nil, errors.New("unexpected fetch")
-			})
+			}))
 			if _, err := r.ReadAt(context.Background(), make([]byte, ps), 0); !errors.Is(err, io.ErrUnexpectedEOF) {
 				t.Fatalf("short page read: %v", err)
 			}

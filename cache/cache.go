@@ -195,8 +195,8 @@ func (c *PageCache) configureReadAhead(opts Options) {
 	}
 	c.raBlock = block
 	c.raMax = maxWin / block * block
-	// Read-ahead of all Readers together stays within a quarter of the cache too
-	// (its fetched bytes are also on the Go heap until copied into the arena).
+	// Read-ahead of all Readers together stays within a quarter of the cache too:
+	// its fetches take slots (evicting pages) before their bytes arrive.
 	c.raBudget = int64(c.maxPages) * ps / 4
 }
 

@@ -26,29 +26,43 @@
 //     (at most a read-ahead block's worth) gets one new flight. A batch starts at
 //     most maxParallelFetches flights. A read whose ctx is done starts none: it
 //     stops at the first page it would have to fetch, with ctx's error.
-//  3. flight.go, startLocked registers the new flight under each of its pages and
-//     runs it in a goroutine of its own, not the reader's: the reader may give up
-//     (its ctx) while others wait for the same fetch. fetch calls the RangeFunc for
-//     the run's bytes with a context of its own, a child of the cache's (cancelled
-//     by Close) bounded by Options.FetchTimeout, turns a panic into an error, and
-//     rejects an answer longer than asked.
-//  4. The RangeFunc (fs's ranged GET) answers with the plaintext on the Go heap.
-//  5. flight.go, store takes a slot for each whole page of the answer (slots.go,
-//     reserveLocked: a free slot, else the least recently used page that nobody is
-//     copying, evicted), copies the pages into the arena without the lock (fill),
-//     then, in one critical section, publishes them in index as the most recently
-//     used and takes the flight out of flights: a read that misses index under the
-//     lock finds the flight, and the other way round. Errors and short pages are not
-//     stored: the next read fetches again. run then calls the flight's onDone (the
-//     next step of a read-ahead) and wakes the waiters (done).
-//  6. plan.go, copyPart copies each part of the batch into dst, in order: a cached
-//     page under a pin (slots.go, pinLocked and unpin: a pinned page is neither
-//     evicted nor zeroed, so the copy needs no lock), a fetched page from its
-//     flight's bytes (copyFlight, once flight.wait returns; it returns at once with
-//     ctx's error if the reader's ctx ends first, and the fetch goes on). A page
-//     shorter than the size implies fails with io.ErrUnexpectedEOF and is dropped.
-//     The first part that fails ends the read, which returns the bytes before it.
-//     The last reference to a flight zeroes its bytes.
+//  3. flight.go, startLocked registers the new flight under each of its pages,
+//     reserves an arena slot for each (slots.go, reserveLocked: a free slot, else
+//     the least recently used page that nobody is copying, evicted; a page on the
+//     Go heap only when every slot is pinned), and runs the fetch in a goroutine of
+//     its own, not the reader's: the reader may give up (its ctx) while others wait
+//     for the same fetch. fetch calls the RangeFunc with a context of its own, a
+//     child of the cache's (cancelled by Close) bounded by Options.FetchTimeout,
+//     turns a panic into an error, and rejects a count longer than asked.
+//  4. The RangeFunc (fs's ranged GET, bucket.ReadInto) reads the response body
+//     straight into those slots, page after page: the plaintext is written once, where
+//     it is cached, with no intermediate buffer and no zeroing of memory about to
+//     be overwritten.
+//  5. flight.go, store zeroes, without the lock, what the fetch did not overwrite
+//     (the tail of the page a slot held before; all of a failed fetch), then, in
+//     one critical section, publishes the whole pages in index as the most
+//     recently used and takes the flight out of flights: a read that misses index
+//     under the lock finds the flight, and the other way round. Errors and short
+//     pages are not published: the next read fetches again. The flight keeps a pin
+//     on its slots until its last reference goes, so its waiters copy from them
+//     even if they could be evicted. run then calls the flight's onDone (the next
+//     step of a read-ahead), lets go of its own reference and wakes the waiters.
+//  6. plan.go, copyPart copies each part of the batch into dst (the FUSE reply: the
+//     one copy of a cached byte on its way out), in order: a cached page under a
+//     pin (slots.go, pinLocked and unpin: a pinned page is neither evicted nor
+//     zeroed, so the copy needs no lock), a fetched page from its flight's slot
+//     (copyFlight, once flight.wait returns; it returns at once with ctx's error
+//     if the reader's ctx ends first, and the fetch goes on). A page shorter than
+//     the size implies fails with io.ErrUnexpectedEOF and is dropped. The first
+//     part that fails ends the read, which returns the bytes before it. The last
+//     reference to a flight unpins its published slots and frees (zeroed) the
+//     others.
+//
+// # Prefetch
+//
+// prefetch.go, PageCache.Prefetch starts read-ahead fetches of an object nobody has
+// opened yet (fs fetches the next files of a directory read in listing order), keyed
+// by its version like any other pages, within half the read-ahead budget.
 //
 // # Read-ahead
 //
@@ -93,15 +107,14 @@
 // RLIMIT_MEMLOCK or CAP_IPC_LOCK allows: Locked says whether it is, and if not,
 // pages may be swapped out. It never grows: a page that does not fit evicts the
 // least recently used, and when every page is being copied from, a fetched page is
-// handed to its readers and not stored. Beside the arena (and the callers' own
-// buffers), plaintext is on the Go heap only while it is fetched: the read-ahead of all Readers together is kept
-// within a quarter of the cache, and a read's own fetches cover only the pages it
-// reads. Nothing is left behind: a page is
-// zeroed when it leaves the cache (overwritten at once by the page that evicts it,
-// the rest of it zeroed; zeroed when it is dropped as short, by its last unpin if a
-// copy is in progress; zeroed at Close), the bytes of a fetch are zeroed once the
-// last read waiting for them has copied them (at once, if the fetch failed), and
-// Close cancels the
-// fetches, waits for them and for the copies in progress, zeroes every page and
-// unmaps the arena.
+// fetched into a heap buffer for its readers and not stored. Beside the arena (and the callers' own
+// buffers), plaintext is on the Go heap only in a fetch whose pages found no slot
+// (every page pinned), and in the HTTP client's buffers on its way in; the read-ahead of
+// all Readers together is kept within a quarter of the cache, and a read's own fetches
+// cover only the pages it reads. Nothing is left behind: a page is zeroed when it
+// leaves the cache (overwritten at once by the page that evicts it, the rest of it
+// zeroed; zeroed when it is dropped as short, by its last unpin if a copy is in
+// progress; zeroed at Close), the slots of a failed or short fetch are zeroed when its
+// last reader lets go (heap pages likewise), and Close cancels the fetches, waits for
+// them and for the copies in progress, zeroes every page and unmaps the arena.
 package cache

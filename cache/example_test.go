@@ -14,9 +14,9 @@ func ExamplePageCache_NewReader() {
 		panic(err)
 	}
 	defer c.Close()
-	r := c.NewReader("dir/file", "etag-1", int64(len(obj)), func(ctx context.Context, off, length int64) ([]byte, error) {
+	r := c.NewReader("dir/file", "etag-1", int64(len(obj)), bytesFunc(func(ctx context.Context, off, length int64) ([]byte, error) {
 		return bytes.Clone(obj[off : off+length]), nil // a ranged GET
-	})
+	}))
 	defer r.Close()
 	buf := make([]byte, 15)
 	n, err := r.ReadAt(context.Background(), buf, 999_990)

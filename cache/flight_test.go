@@ -155,10 +155,10 @@ func TestCancelledWaiter(t *testing.T) {
 			}
 			// The shared fetch filled the cache: a new read is a hit.
 			dst := make([]byte, ps)
-			n, err := c.NewReader("o", "v", size, func(context.Context, int64, int64) ([]byte, error) {
+			n, err := c.NewReader("o", "v", size, bytesFunc(func(context.Context, int64, int64) ([]byte, error) {
 				t.Error("unexpected fetch after the shared one filled the cache")
 				return nil, errors.New("unexpected")
-			}).ReadAt(context.Background(), dst, 0)
+			})).ReadAt(context.Background(), dst, 0)
 			if err != nil || !bytes.Equal(dst[:n], f.ref) {
 				t.Fatalf("read after fill = %d, %v, or wrong data", n, err)
 			}
@@ -203,7 +203,7 @@ func TestFetchContextIsDetached(t *testing.T) {
 	const timeout = 5 * time.Second
 	c := mustCache(t, 1024, Options{PageSize: 64, FetchTimeout: timeout})
 	ctx := context.WithValue(context.Background(), ctxKey{}, "request")
-	_, err := c.NewReader("o", "v", 1, func(fctx context.Context, _, _ int64) ([]byte, error) {
+	_, err := c.NewReader("o", "v", 1, bytesFunc(func(fctx context.Context, _, _ int64) ([]byte, error) {
 		if fctx.Value(ctxKey{}) != nil {
 			t.Error("fetch context carries the caller's values")
 		}
@@ -212,7 +212,7 @@ func TestFetchContextIsDetached(t *testing.T) {
 			t.Errorf("fetch context deadline = %v, %v; want within %v", dl, ok, timeout)
 		}
 		return []byte("x"), nil
-	}).ReadAt(ctx, make([]byte, 1), 0)
+	})).ReadAt(ctx, make([]byte, 1), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,12 @@ func newRangeFake(size int64, delay time.Duration) *rangeFake {
 	return &rangeFake{ref: ref, delay: delay}
 }
 
-func (f *rangeFake) fetch(ctx context.Context, off, length int64) ([]byte, error) {
+func (f *rangeFake) fetch(ctx context.Context, off int64, dst [][]byte) (int64, error) {
+	return bytesFunc(f.fetchBytes)(ctx, off, dst)
+}
+
+// fetchBytes answers a range with a slice of its own, as a RangeFunc of bytes.
+func (f *rangeFake) fetchBytes(ctx context.Context, off, length int64) ([]byte, error) {
 	f.calls.Add(1)
 	a := f.active.Add(1)
 	defer f.active.Add(-1)
@@ -177,4 +182,46 @@ func allZero(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// bytesFunc makes a RangeFunc of a function that answers a range with a slice of its
+// own: its answer is copied into the buffers, then zeroed, as the cache would zero what
+// it was handed. An answer longer than the buffers is reported as such (the cache must
+// refuse it); on error, what the answer holds is copied in anyway, so that tests see the
+// cache zero it.
+func bytesFunc(fetch func(ctx context.Context, off, length int64) ([]byte, error)) RangeFunc {
+	return func(ctx context.Context, off int64, dst [][]byte) (int64, error) {
+		var want int64
+		for _, d := range dst {
+			want += int64(len(d))
+		}
+		b, err := fetch(ctx, off, want)
+		defer clear(b)
+		var n int64
+		for _, d := range dst {
+			n += int64(copy(d, b[n:]))
+		}
+		if err != nil {
+			return 0, err
+		}
+		return int64(len(b)), nil
+	}
+}
+
+// waitUnpinned waits until no page of c is pinned (flights hold their pages until their
+// last reference goes, which may be just after the read they served returned).
+func waitUnpinned(t *testing.T, c *PageCache) {
+	t.Helper()
+	for i := 0; ; i++ {
+		c.mu.Lock()
+		p := c.pinned
+		c.mu.Unlock()
+		if p == 0 {
+			return
+		}
+		if i == 2000 {
+			t.Fatalf("%d pages still pinned after 2 s", p)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -95,10 +95,10 @@ func TestReadFetchesConcurrently(t *testing.T) {
 	}
 	// Second read, by another Reader: all hits, and its fetch is not even called.
 	called := false
-	n, err = c.NewReader("o", "v", int64(len(f.ref)), func(context.Context, int64, int64) ([]byte, error) {
+	n, err = c.NewReader("o", "v", int64(len(f.ref)), bytesFunc(func(context.Context, int64, int64) ([]byte, error) {
 		called = true
 		return nil, errors.New("unexpected")
-	}).ReadAt(context.Background(), dst, 5)
+	})).ReadAt(context.Background(), dst, 5)
 	if err != nil || n != len(f.ref)-5 || called {
 		t.Errorf("cached ReadAt = %d, %v, fetch called %v", n, err, called)
 	}

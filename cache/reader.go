@@ -7,12 +7,14 @@ import (
 	"sync"
 )
 
-// RangeFunc fetches bytes [off, off+length) of one version of an object: exactly length bytes, as the
-// cache asks only for bytes within the size the Reader was given. It runs on a context of its own, not
-// the context of the read that needed it: a fetch is shared by every read waiting for its pages, so one
-// of them being interrupted must not cancel it for the others. The slice it returns is handed over to the
-// cache, which zeroes it once copied: the RangeFunc must not keep or modify it afterwards.
-type RangeFunc func(ctx context.Context, off, length int64) ([]byte, error)
+// RangeFunc fetches bytes of one version of an object from off into the buffers of dst, filling them in
+// order, and returns how many bytes it wrote: all that dst holds, as the cache asks only for bytes within the
+// size the Reader was given, or fewer at the end of the object. The buffers are arena pages: the answer goes
+// straight where it is cached, with no buffer of its own. It runs on a context of its own, not the context of
+// the read that needed it: a fetch is shared by every read waiting for its pages, so one of them being
+// interrupted must not cancel it for the others. It must not keep dst once it returns; on error, what it wrote
+// is zeroed by the cache.
+type RangeFunc func(ctx context.Context, off int64, dst [][]byte) (int64, error)
 
 // Reader reads one version of one object through the cache, detecting sequential access and reading ahead.
 // Pages are shared with every other Reader of the same version (they are keyed by object, version and page

@@ -449,7 +449,7 @@ func TestReaderErrors(t *testing.T) {
 		{"negative offset", nil, false, nil, 0, 0, -1, 10, 0, nil, "negative offset", 0},
 		{"fetch fails", nil, false, errBoom, 0, 0, 3, 40, 0, errBoom, "pages 0-4", 0},
 		{"short answer", nil, false, nil, 13, 0, 3, 40, 27, io.ErrUnexpectedEOF, "page 3", 3},
-		{"long answer", nil, false, nil, 0, 1, 3, 40, 0, nil, "more than the 50 asked", 0},
+		{"long answer", nil, false, nil, 0, 1, 3, 40, 0, nil, "of the 50 asked", 0},
 		{"no fetch function", nil, true, nil, 0, 0, 3, 4, 0, nil, "no fetch function", 0},
 		{"cancelled", cancelled, false, nil, 0, 0, 3, 40, 0, context.Canceled, "", 0},
 	}
@@ -634,7 +634,7 @@ func BenchmarkSequentialReader(b *testing.B) {
 			b.SetBytes(size)
 			b.ResetTimer()
 			for i := range b.N {
-				r := c.NewReader("o", "v"+strconv.Itoa(i), size, fetch)
+				r := c.NewReader("o", "v"+strconv.Itoa(i), size, bytesFunc(fetch))
 				for off := int64(0); off < size; off += int64(len(dst)) {
 					if _, err := r.ReadAt(context.Background(), dst, off); err != nil {
 						b.Fatal(err)

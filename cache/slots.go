@@ -1,9 +1,9 @@
 package cache
 
 // The slots of the arena: the LRU list of cached pages, pinning, eviction, and the
-// taking, filling and publishing of a slot for a fetched page. Everything here runs
-// with PageCache.mu held, except unpin (which takes it) and fill (which needs it not:
-// a reserved slot is its filler's alone).
+// taking and publishing of a slot for a fetched page. Everything here runs with
+// PageCache.mu held, except unpin (which takes it). A reserved slot's data is written
+// without the lock by the fetch that reserved it (flight.go): it is that fetch's alone.
 
 type slotState uint8
 
@@ -76,17 +76,22 @@ func (c *PageCache) pinLocked(i int32) *slot {
 func (c *PageCache) unpin(i int32, drop bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	s := &c.slots[i]
-	if drop && s.state == slotCached {
+	if drop && c.slots[i].state == slotCached {
 		c.removeLocked(i)
 	}
+	c.unpinLocked(i)
+	if c.pinned == 0 && c.closed {
+		c.unpinned.Broadcast()
+	}
+}
+
+// unpinLocked drops one pin of slot i, freeing it if it was removed meanwhile.
+func (c *PageCache) unpinLocked(i int32) {
+	s := &c.slots[i]
 	s.pins--
 	c.pinned--
 	if s.pins == 0 && s.state == slotDoomed {
 		c.freeLocked(i)
-	}
-	if c.pinned == 0 && c.closed {
-		c.unpinned.Broadcast()
 	}
 }
 
@@ -115,8 +120,8 @@ func (c *PageCache) freeLocked(i int32) {
 
 // reserveLocked takes a slot for a page about to be stored: a free one, else the least
 // recently used unpinned page, evicted. The slot is the caller's until it publishes or
-// frees it; it may still hold n bytes of the evicted page, which the caller zeroes
-// (outside c.mu) as it overwrites them. Returns -1 if every page is pinned.
+// frees it; it may still hold n bytes of the evicted page, which the caller overwrites
+// or zeroes (flight.go, store). Returns -1 if every page is pinned.
 func (c *PageCache) reserveLocked() int32 {
 	if n := len(c.free); n > 0 {
 		i := c.free[n-1]
@@ -136,17 +141,6 @@ func (c *PageCache) reserveLocked() int32 {
 		}
 	}
 	return -1
-}
-
-// fill writes page into reserved slot i, zeroing what is left of the page it held.
-// It runs without c.mu: nobody else touches a reserved slot.
-func (c *PageCache) fill(i int32, page []byte) {
-	s := &c.slots[i]
-	n := copy(s.data, page)
-	if s.n > n {
-		clear(s.data[n:s.n])
-	}
-	s.n = n
 }
 
 // publishLocked makes filled slot i the cached page key, most recently used. The

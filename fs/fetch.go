@@ -11,10 +11,10 @@ import (
 // never mixed in). onBehalf, if not nil, marks each fetch's context with the process it
 // works for (observe.go). Every Reader and prefetch of the mount fetches through here.
 func (f *FS) fetcher(key, etag string, onBehalf func(context.Context) context.Context) cache.RangeFunc {
-	return func(ctx context.Context, off, length int64) ([]byte, error) {
+	return func(ctx context.Context, off int64, dst [][]byte) (int64, error) {
 		if onBehalf != nil {
 			ctx = onBehalf(ctx)
 		}
-		return f.store.ReadRange(ctx, key, etag, off, length)
+		return f.store.ReadInto(ctx, key, etag, off, dst)
 	}
 }

@@ -175,7 +175,7 @@ type callerStore struct {
 	seen []string
 }
 
-func (s *callerStore) ReadRange(ctx context.Context, key, etag string, off, length int64) ([]byte, error) {
+func (s *callerStore) ReadInto(ctx context.Context, key, etag string, off int64, dst [][]byte) (int64, error) {
 	c, ok := bucket.CallerFrom(ctx)
 	s.mu.Lock()
 	if ok {
@@ -184,7 +184,7 @@ func (s *callerStore) ReadRange(ctx context.Context, key, etag string, off, leng
 		s.seen = append(s.seen, key+" by nobody")
 	}
 	s.mu.Unlock()
-	return s.ObjectStore.ReadRange(ctx, key, etag, off, length)
+	return s.ObjectStore.ReadInto(ctx, key, etag, off, dst)
 }
 
 // The page cache fetches on contexts of its own; a read handle's fetches still name the

@@ -176,6 +176,30 @@ func (s *Store) ReadRange(_ context.Context, key, etag string, off, length int64
 	return bytes.Clone(o.data[off:min(off+length, int64(len(o.data)))]), nil
 }
 
+// ReadInto reads version etag of key ("" for any) from off into the buffers of dst in
+// order, and says how many bytes it wrote (fewer than dst holds only at the end).
+func (s *Store) ReadInto(_ context.Context, key, etag string, off int64, dst [][]byte) (int64, error) {
+	if err := s.before(OpGet, key); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.objects[key]
+	switch {
+	case !ok:
+		return 0, notFound(OpGet, key)
+	case etag != "" && etag != o.etag:
+		return 0, changed(OpGet, key)
+	case off >= int64(len(o.data)):
+		return 0, nil
+	}
+	var n int64
+	for _, d := range dst {
+		n += int64(copy(d, o.data[off+n:]))
+	}
+	return n, nil
+}
+
 // ListPage lists all of prefix's children in one page, rolled up at "/".
 func (s *Store) ListPage(_ context.Context, prefix, _ string) ([]bucket.Entry, string, error) {
 	if err := s.before(OpList, prefix); err != nil {
