@@ -31,6 +31,13 @@ type dirNode struct {
 	// until its marker's metadata is read (attrsKnown), or set here.
 	attrs      posixAttrs
 	attrsKnown bool
+	// order is the names of the files (not directories) of the latest complete
+	// listing, in its order: what a walk through the directory follows (prefetch.go).
+	order []string
+
+	// walkMu guards walk; it is taken before mu, and before the cache's locks.
+	walkMu sync.Mutex
+	walk   prefetchWalk
 }
 
 // listedChild is what is known of one name, and since when: at is when the listing or
@@ -41,6 +48,9 @@ type listedChild struct {
 	entry bucket.Entry
 	at    time.Time
 	gone  bool
+	// ord is 1 + the file's place in order (0: not a file of the latest complete
+	// listing). News of the name keeps it.
+	ord int
 }
 
 var (
@@ -202,8 +212,12 @@ func (d *dirNode) forgetListed(name string) {
 func (d *dirNode) note(name string, c listedChild) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if old, ok := d.listed[name]; ok && old.at.After(c.at) {
+	old, ok := d.listed[name]
+	if ok && old.at.After(c.at) {
 		return
+	}
+	if c.ord == 0 {
+		c.ord = old.ord
 	}
 	d.listed[name] = c
 }
@@ -250,6 +264,12 @@ func (d *dirNode) localNames(start time.Time, seen map[string]listedChild) []lis
 // names that are gone, but keeping what changed here since start: the listing may not
 // show it yet.
 func (d *dirNode) listingDone(seen map[string]listedChild, start time.Time) {
+	d.listingDoneInOrder(seen, nil, start)
+}
+
+// listingDoneInOrder is listingDone that also records the order in which the listing
+// showed the files named in files.
+func (d *dirNode) listingDoneInOrder(seen map[string]listedChild, files []string, start time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for name, c := range d.listed {
@@ -257,6 +277,19 @@ func (d *dirNode) listingDone(seen map[string]listedChild, start time.Time) {
 			seen[name] = c
 		}
 	}
+	for name, c := range seen {
+		if c.ord != 0 {
+			c.ord = 0
+			seen[name] = c
+		}
+	}
+	for i, name := range files {
+		if c, ok := seen[name]; ok {
+			c.ord = i + 1
+			seen[name] = c
+		}
+	}
 	d.listed = seen
+	d.order = files
 	d.complete = start
 }

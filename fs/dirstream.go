@@ -22,6 +22,7 @@ type dirStream struct {
 	ready   []fuse.DirEntry
 	pending []listedChild // objects held back: a directory of the same name may follow
 	seen    map[string]listedChild
+	files   []string  // the names of the files listed, in order (prefetch.go)
 	pos     uint64    // entries handed out so far
 	start   time.Time // when the first page was asked for: the listing's "as of"
 }
@@ -36,6 +37,7 @@ func (s *dirStream) reset() {
 	s.token, s.done, s.failed = "", false, 0
 	s.ready, s.pending, s.pos = nil, nil, 0
 	s.seen = make(map[string]listedChild)
+	s.files = nil
 	s.start = time.Time{}
 }
 
@@ -104,7 +106,7 @@ func (s *dirStream) fetch() {
 			s.emit(c)
 		}
 		s.done = true
-		s.d.listingDone(s.seen, s.start)
+		s.d.listingDoneInOrder(s.seen, s.files, s.start)
 	}
 }
 
@@ -146,6 +148,8 @@ func (s *dirStream) emit(c listedChild) {
 	mode := uint32(syscall.S_IFREG)
 	if dir {
 		mode = syscall.S_IFDIR
+	} else if _, twice := s.seen[name]; !twice {
+		s.files = append(s.files, name)
 	}
 	s.seen[name] = c
 	s.d.noteListed(name, e, c.at)

@@ -8,14 +8,23 @@
 //     as delimiter); each entry's size and ETag become the node's attributes (attrs.go),
 //     each stamped with the time its listing was sent, so older news never replaces
 //     newer. A name no listing shows is asked for with one keyed HEAD.
-//   - file.go, Open: a read-only open learns the current version (a keyed HEAD, unless
-//     the lookup just made one) and returns a readHandle pinned to that ETag.
+//   - file.go, Open: a read-only open pins a readHandle to a version: the one a listing
+//     (or lookup) gave within StatTTL, without a request, for a file whose version the
+//     kernel holds no pages of; else the current one, learned with a keyed HEAD (unless
+//     the lookup just made one). It tells the directory, for the prefetch (below).
 //   - handle.go, readHandle.Read: reads go to a cache.Reader of that key and ETag, made
 //     on the first read. The cache (package cache) serves pages it holds, and fetches
 //     missing ones, and reads ahead of a sequential reader, with the RangeFunc given
-//     here: store.ReadRange, a keyed ranged GET with If-Match on the ETag. A handle
-//     follows a rename or a save made by this mount, never another writer's version
-//     (that read is ESTALE; reopening reads the new version).
+//     here (fetch.go): a keyed ranged GET with If-Match on the ETag. A handle pinned
+//     from a listing that finds the object replaced (412) before it returned any
+//     bytes learns the new version (relearn: a HEAD) and reads that; the kernel is
+//     told of a larger size. Otherwise a handle follows a rename or a save made by this
+//     mount, never another writer's version (that read is ESTALE; reopening reads the
+//     new version).
+//   - prefetch.go: a directory whose files are opened in listing order (cp -r, rsync,
+//     tar) has the next files' first bytes fetched into the cache before they are
+//     opened, pinned with If-Match to the listed ETag, within an eighth of the cache,
+//     and stops at the first open out of order.
 //
 // # A write, file by file
 //
@@ -43,7 +52,10 @@
 // deletes never interleave with a change under a name it moves. Then a writeback.File's
 // own locks; a node's mu (fileNode, dirNode, symlinkNode) is a leaf, taken last and held
 // only to read or set its fields: object keys are read under it only. No node lock is
-// held while calling into writeback, the cache or the store.
+// held while calling into writeback, the cache or the store. Two locks are held across
+// calls: a dirNode's walkMu (prefetch.go) across the cache's Prefetch, taken before the
+// nodes' mu; a readHandle's relearnMu across the HEAD of relearn, taken before the
+// handle's mu.
 //
 // # Metrics and callers
 //

@@ -73,9 +73,13 @@ func (n *fileNode) update(a fileAttrs, out *fuse.Attr) {
 	n.attrs.fill(out)
 }
 
-// Open does a keyed HEAD: it finds the version to pin reads to, and refuses at once, with
-// EACCES, an object that no key of the keyring opens. A writable open (or O_TRUNC) joins
-// the file's shared unsaved content instead (write.go).
+// Open pins a read-only handle to the object's current version, and refuses at once,
+// with EACCES, an object that no key of the keyring opens. The version is the one a
+// listing (or lookup) gave within --stat-ttl when the kernel holds no pages of it
+// (listingAnswersOpen): no request, the first read's If-Match checks it, and a handle
+// that finds it replaced before reading anything reads the new one
+// (readHandle.relearn). Otherwise it is learned with a keyed HEAD. A writable open (or
+// O_TRUNC) joins the file's shared unsaved content instead (write.go).
 func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	ctx = context.WithoutCancel(ctx)
 	if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
@@ -83,14 +87,18 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	n.mu.Lock()
 	writing := n.content != nil
-	key := n.key
+	key, a, kernel := n.key, n.attrs, n.kernelETag
 	n.mu.Unlock()
 	if writing {
 		return &readHandle{node: n, caller: openedBy(ctx)}, 0, 0
 	}
-	info, err := n.head(ctx, key)
-	if err != nil {
-		return nil, 0, n.fsys.errno("open", key, err)
+	info := bucket.ObjectInfo{Key: key, Size: a.size, ETag: a.etag}
+	listed := n.fsys.listingAnswersOpen(a, kernel)
+	if !listed {
+		var err error
+		if info, err = n.head(ctx, key); err != nil {
+			return nil, 0, n.fsys.errno("open", key, err)
+		}
 	}
 	// The kernel keeps its cached pages of this file only while the object is the
 	// version they came from; a new version makes it drop them, and its idea of the
@@ -106,13 +114,27 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	} else {
 		n.NotifyContent(-1, 0) // attributes only; the pages go because KEEP_CACHE is not set
 	}
-	return &readHandle{node: n, key: key, etag: info.ETag, size: info.Size, caller: openedBy(ctx)}, fuseFlags, 0
+	if listed {
+		n.fsys.prefetchCount.opensListed.Add(1)
+	}
+	n.walkedTo()
+	return &readHandle{node: n, key: key, etag: info.ETag, size: info.Size, caller: openedBy(ctx), unconfirmed: listed}, fuseFlags, 0
+}
+
+// listingAnswersOpen says whether an open may pin the version of attributes a without
+// asking S3: they name a version, are no older than --stat-ttl (as a lookup trusts
+// them), and the kernel holds no pages of that version (kernelETag differs), so that
+// the first read fetches, and its If-Match finds out if the object changed since. A
+// file opened before is asked for with a HEAD, as its pages (the kernel's, the
+// cache's) would answer reads of the old version without a request; so is an empty
+// file, which the kernel reads without asking us.
+func (f *FS) listingAnswersOpen(a fileAttrs, kernelETag string) bool {
+	ttl := f.opts.StatTTL
+	return ttl > 0 && a.etag != "" && a.size > 0 && a.etag != kernelETag && !a.asOf.IsZero() && time.Since(a.asOf) < ttl
 }
 
 // head learns the object's current version. A HEAD made within the kernel's own
-// attribute time (by the lookup just before this open, typically) is not repeated. If
-// this mount saved a newer version while the HEAD was on its way, that version is the
-// current one.
+// attribute time (by the lookup just before this open, typically) is not repeated.
 func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, error) {
 	n.mu.Lock()
 	a := n.attrs
@@ -120,6 +142,13 @@ func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, err
 	if a.etag != "" && !a.headAt.IsZero() && time.Since(a.headAt) < n.fsys.kernelTTL() {
 		return bucket.ObjectInfo{Key: key, Size: a.size, ETag: a.etag}, nil
 	}
+	return n.headNow(ctx, key)
+}
+
+// headNow asks S3 for the object's current version with a keyed HEAD, and records its
+// attributes. If this mount saved a newer version while the HEAD was on its way, that
+// version is the current one.
+func (n *fileNode) headNow(ctx context.Context, key string) (bucket.ObjectInfo, error) {
 	sent := time.Now()
 	info, err := n.fsys.store.Head(ctx, key)
 	if err != nil {
@@ -128,7 +157,7 @@ func (n *fileNode) head(ctx context.Context, key string) (bucket.ObjectInfo, err
 	var ignored fuse.Attr
 	n.update(n.fsys.attrsFromHead(info, sent), &ignored)
 	n.mu.Lock()
-	a = n.attrs
+	a := n.attrs
 	n.mu.Unlock()
 	if a.asOf.After(sent) && a.etag != "" {
 		info.ETag, info.Size = a.etag, a.size

@@ -31,6 +31,9 @@ type FS struct {
 	rootOnce sync.Once
 	root     *dirNode
 
+	// prefetchCount counts what the next-file prefetch did (prefetch.go).
+	prefetchCount prefetchCounters
+
 	warnedMu sync.Mutex
 	warned   map[string]bool // keys already warned about, so a re-listing does not repeat it
 }

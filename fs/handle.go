@@ -50,29 +50,150 @@ type readHandle struct {
 	// caller opened the handle; its reads are sent on its behalf (observe.go). Set
 	// when the handle is made, nil when unknown.
 	caller *bucket.Caller
+	// unconfirmed: the version was pinned from a listing, without a HEAD, and no read
+	// has returned bytes yet; if the object turns out replaced, the handle moves to
+	// the new version (relearn). relearns counts those moves.
+	unconfirmed bool
+	relearns    int
+
+	// relearnMu lets one read at a time learn the new version; taken before mu.
+	relearnMu sync.Mutex
 }
+
+// maxRelearns bounds how many times a handle moves to a newer version before it has
+// returned anything: an object replaced again and again is read as ESTALE.
+const maxRelearns = 3
 
 func (h *readHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n := h.node
 	// Not tied to the kernel's request: pages are shared by every reader, and the
 	// cache bounds each fetch's time.
 	ctx = context.WithoutCancel(ctx)
-	n.mu.Lock()
-	c, key := n.content, n.key
-	n.mu.Unlock()
-	if c != nil {
-		return n.readContent(ctx, c, dest, off)
-	}
-	got, err := h.readerFor(key).ReadAt(ctx, dest, off)
-	if err != nil {
+	for try := 0; ; try++ {
+		n.mu.Lock()
+		c, key := n.content, n.key
+		n.mu.Unlock()
+		if c != nil {
+			return n.readContent(ctx, c, dest, off)
+		}
+		r, etag := h.readerFor(key)
+		got, err := r.ReadAt(ctx, dest, off)
+		if err == nil && got == 0 && h.unconfirmedAt(etag) && try < 2*maxRelearns {
+			// At or past the listed size: nothing was fetched to check the version
+			// by, and the object may have grown since. Ask.
+			moved, errno := h.relearn(ctx, key, etag)
+			if errno != 0 {
+				return nil, errno
+			}
+			if moved {
+				continue
+			}
+		}
+		if err == nil {
+			if h.served(etag) {
+				return fuse.ReadResultData(dest[:got]), 0
+			}
+			if try < 2*maxRelearns {
+				continue // another read moved the handle to a newer version: read that
+			}
+			err = bucket.ErrChanged
+		}
+		if errors.Is(err, bucket.ErrChanged) && try < 2*maxRelearns {
+			moved, errno := h.relearn(ctx, key, etag)
+			if errno != 0 {
+				return nil, errno
+			}
+			if moved {
+				continue
+			}
+		}
 		return nil, n.fsys.errno("read", key, err)
 	}
-	return fuse.ReadResultData(dest[:got]), 0
 }
 
-// readerFor returns the handle's page-cache reader of key, made on first use, after a
-// rename, or after this mount saved a newer version.
-func (h *readHandle) readerFor(key string) *cache.Reader {
+// served records that a read of version etag returns its bytes, and says whether it
+// may: not if the handle moved to another version while it read.
+func (h *readHandle) served(etag string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.etag != etag {
+		return false
+	}
+	h.unconfirmed = false
+	return true
+}
+
+// unconfirmedAt says whether the handle is pinned to etag from a listing, unchecked.
+func (h *readHandle) unconfirmedAt(etag string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.unconfirmed && h.etag == etag
+}
+
+// relearn moves a handle whose read of version etag of key found the object replaced
+// (bucket.ErrChanged), or read nothing, to the object's current version, if no read of
+// it has returned bytes yet: it was pinned from a listing, and the reader must get the
+// version that is there now, whole, not ESTALE. It reports whether the read should be
+// tried again; a HEAD that finds etag current confirms the handle where it is. A handle
+// that returned bytes stays pinned (its reads are ESTALE; reopening reads the new
+// version).
+//
+// The kernel sized the file from the listing. A larger new version must not be cut at
+// that size, so the kernel's attributes are invalidated: a read that reaches the old
+// end asks for them again. A smaller one is left to the kernel's own handling of a
+// short read, which shrinks the size it holds (attr_version unchanged): invalidating
+// the attributes while this read is on its way would make the kernel keep the old size
+// and pad the short answer with zeros.
+func (h *readHandle) relearn(ctx context.Context, key, etag string) (bool, syscall.Errno) {
+	n := h.node
+	h.relearnMu.Lock()
+	defer h.relearnMu.Unlock()
+	h.mu.Lock()
+	if h.etag != etag || h.key != key {
+		h.mu.Unlock()
+		return true, 0 // another read moved it already
+	}
+	if !h.unconfirmed || h.relearns >= maxRelearns {
+		h.mu.Unlock()
+		return false, 0
+	}
+	oldSize := h.size
+	h.mu.Unlock()
+
+	info, err := n.headNow(ctx, key)
+	if err != nil {
+		return false, n.fsys.errno("read", key, err)
+	}
+	h.mu.Lock()
+	if info.ETag == etag {
+		h.unconfirmed = false
+		h.mu.Unlock()
+		return false, 0
+	}
+	h.mu.Unlock()
+	n.mu.Lock()
+	n.kernelETag = info.ETag
+	n.mu.Unlock()
+	h.mu.Lock()
+	if h.reader != nil {
+		h.reader.Close()
+		h.reader = nil
+	}
+	h.etag, h.size = info.ETag, info.Size
+	h.relearns++
+	h.mu.Unlock()
+	n.fsys.prefetchCount.relearned.Add(1)
+	n.fsys.log.Debug("object replaced since it was listed: reading its current version",
+		"object", key, "listed_etag", etag, "etag", info.ETag, "size", info.Size)
+	if info.Size >= oldSize {
+		n.NotifyContent(-1, 0)
+	}
+	return true, 0
+}
+
+// readerFor returns the handle's page-cache reader of key, and the version it reads,
+// made on first use, after a rename, or after this mount saved a newer version.
+func (h *readHandle) readerFor(key string) (*cache.Reader, string) {
 	n := h.node
 	n.mu.Lock()
 	current, size, own := n.attrs.etag, n.attrs.size, n.ownETag
@@ -96,7 +217,7 @@ func (h *readHandle) readerFor(key string) *cache.Reader {
 		etag := h.etag
 		h.reader = n.fsys.pages.NewReader(key, etag, h.size, n.fsys.fetcher(key, etag, h.onBehalf))
 	}
-	return h.reader
+	return h.reader, h.etag
 }
 
 // Fsync saves the file's unsaved changes, whoever made them.

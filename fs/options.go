@@ -32,8 +32,12 @@ type Options struct {
 	// Logger receives warnings and errors; nil means slog.Default().
 	Logger *slog.Logger
 	// Observer, if set, is told of every FUSE operation and of the write-back's
-	// conflicts (observe.go).
+	// conflicts (observe.go), and of prefetches if it is a PrefetchObserver.
 	Observer Observer
+	// PrefetchFiles is how many files of a directory read in listing order are fetched
+	// ahead of the reader at most (prefetch.go). Zero means 8; a negative value turns
+	// the prefetch off.
+	PrefetchFiles int
 }
 
 func (o *Options) withDefaults() Options {
@@ -55,6 +59,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.WriteBuffer == 0 {
 		out.WriteBuffer = 256 << 20
+	}
+	if out.PrefetchFiles == 0 {
+		out.PrefetchFiles = defaultPrefetchFiles
 	}
 	if out.Logger == nil {
 		out.Logger = slog.Default()
