@@ -25,6 +25,9 @@ type Config struct {
 	// InsecureHTTP allows an http:// endpoint. The key then crosses the network in
 	// clear and must be treated as compromised; without it such endpoints are refused.
 	InsecureHTTP bool
+	// HTTPVersion is the HTTP protocol spoken: HTTPAuto (TLS's ALPN chooses, as
+	// net/http does), HTTP1 or HTTP2. AWS S3 speaks HTTP/1.1 only.
+	HTTPVersion HTTPVersion
 	// Keyring holds the keys: the first writes, all are tried on reads.
 	Keyring *keysrc.Keyring
 	// MaxAttempts bounds the tries of one request (first try included). Zero means 8.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -36,9 +37,10 @@ func newHTTPClient(cfg *Config) (*http.Client, error) {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	tr.MaxIdleConns = 256
-	tr.MaxIdleConnsPerHost = 64
 	tr.ResponseHeaderTimeout = time.Minute
+	if err := TuneTransport(tr, cfg.HTTPVersion); err != nil {
+		return nil, err
+	}
 	var rt http.RoundTripper = &httpsOnly{next: tr, allowHTTP: cfg.InsecureHTTP}
 	if cfg.WrapTransport != nil {
 		rt = cfg.WrapTransport(rt)
@@ -64,4 +66,89 @@ func (h *httpsOnly) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, errPlainHTTP
 	}
 	return h.next.RoundTrip(req)
+}
+
+// HTTPVersion is the HTTP protocol spoken to S3.
+type HTTPVersion string
+
+const (
+	// HTTPAuto lets TLS's ALPN choose: HTTP/2 where the server offers it, else
+	// HTTP/1.1. AWS S3 answers HTTP/1.1 only.
+	HTTPAuto HTTPVersion = ""
+	// HTTP1 is HTTP/1.1 only: one request at a time per connection, as many
+	// connections as requests in flight (as against AWS S3).
+	HTTP1 HTTPVersion = "1.1"
+	// HTTP2 is HTTP/2 only, over TLS: every request of a host multiplexed on one
+	// connection. A server that does not offer it is refused.
+	HTTP2 HTTPVersion = "2"
+)
+
+// ParseHTTPVersion reads "auto", "1.1" or "2" (also "", "1", "http/1.1", "h2",
+// "http/2").
+func ParseHTTPVersion(s string) (HTTPVersion, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "auto":
+		return HTTPAuto, nil
+	case "1.1", "1", "http/1.1", "http1.1", "h1":
+		return HTTP1, nil
+	case "2", "2.0", "http/2", "http2", "h2":
+		return HTTP2, nil
+	}
+	return HTTPAuto, fmt.Errorf("%q is not an HTTP version: want auto, 1.1 or 2", s)
+}
+
+// String is the version as --http-version spells it.
+func (v HTTPVersion) String() string {
+	if v == HTTPAuto {
+		return "auto"
+	}
+	return string(v)
+}
+
+// The transport's settings for bulk transfers, chosen by measuring against a local
+// SeaweedFS over TLS (make bench; see docs/BENCHMARKS.md):
+const (
+	// http1BufferSize is the size of each HTTP/1.1 connection's read and write
+	// buffers (net/http's default is 4 KiB): a request body is written in TLS records
+	// of up to 16 KiB, and a response read with fewer system calls.
+	http1BufferSize = 256 << 10
+	// idleConnsPerHost keeps a connection per request in flight for reuse (net/http
+	// keeps two, so every request past two in flight would cost a TLS handshake).
+	idleConnsPerHost = 64
+	// http2StreamWindow and http2ConnWindow are how much a response may send ahead
+	// of what was read, per request and per connection: a whole read-ahead block
+	// per stream, and every block in flight on the one connection, so that a
+	// connection is never held back by its flow-control window.
+	http2StreamWindow = 16 << 20
+	http2ConnWindow   = 256 << 20
+)
+
+// TuneTransport sets tr up to speak version v to S3, tuned for bulk transfers. The
+// bench's SDK ceiling uses it too, so that both run at the same settings.
+func TuneTransport(tr *http.Transport, v HTTPVersion) error {
+	tr.MaxIdleConns = 4 * idleConnsPerHost
+	tr.MaxIdleConnsPerHost = idleConnsPerHost
+	tr.ReadBufferSize = http1BufferSize
+	tr.WriteBufferSize = http1BufferSize
+	tr.HTTP2 = &http.HTTP2Config{
+		MaxReceiveBufferPerStream:     http2StreamWindow,
+		MaxReceiveBufferPerConnection: http2ConnWindow,
+	}
+	var p http.Protocols
+	switch v {
+	case HTTPAuto:
+		// As net/http does with ForceAttemptHTTP2 (a custom TLS config otherwise
+		// turns HTTP/2 off): ALPN offers both.
+		p.SetHTTP1(true)
+		p.SetHTTP2(true)
+	case HTTP1:
+		p.SetHTTP1(true)
+	case HTTP2:
+		// Over TLS only: HTTP/2 in clear (h2c) is not offered.
+		p.SetHTTP2(true)
+	default:
+		return fmt.Errorf("unknown HTTP version %q", string(v))
+	}
+	tr.Protocols = &p
+	return nil
 }
