@@ -29,10 +29,11 @@ import (
 const namespace = "ssecfs"
 
 var (
-	_ bucket.Observer    = (*Metrics)(nil)
-	_ cache.Observer     = (*Metrics)(nil)
-	_ fs.Observer        = (*Metrics)(nil)
-	_ writeback.Observer = (*Metrics)(nil)
+	_ bucket.Observer     = (*Metrics)(nil)
+	_ cache.Observer      = (*Metrics)(nil)
+	_ fs.Observer         = (*Metrics)(nil)
+	_ fs.PrefetchObserver = (*Metrics)(nil)
+	_ writeback.Observer  = (*Metrics)(nil)
 )
 
 // Metrics holds a mount's metrics, in a registry of its own.
@@ -50,6 +51,8 @@ type Metrics struct {
 	cacheEvicted prometheus.Counter
 	raUsed       prometheus.Counter
 	raWasted     prometheus.Counter
+	pfFiles      prometheus.Counter
+	pfBytes      prometheus.Counter
 	conflicts    *prometheus.CounterVec   // result
 	fuseOps      *prometheus.CounterVec   // op, errno
 	fuseDuration *prometheus.HistogramVec // op
@@ -107,6 +110,14 @@ func New() *Metrics {
 			Namespace: namespace, Subsystem: "cache", Name: "readahead_wasted_bytes_total",
 			Help: "Bytes fetched ahead that left the cache unread.",
 		}),
+		pfFiles: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "prefetch", Name: "files_total",
+			Help: "Files whose first bytes were fetched before they were opened, for a reader walking their directory in listing order.",
+		}),
+		pfBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace, Subsystem: "prefetch", Name: "bytes_total",
+			Help: "Bytes fetched ahead of opens of the next files of a directory.",
+		}),
 		conflicts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Subsystem: "writeback", Name: "conflicts_total",
 			Help: "Saves that found the object replaced by another writer, by result: saved_beside (as NAME.conflict-<time>) or not_saved.",
@@ -124,7 +135,7 @@ func New() *Metrics {
 	}
 	m.reg.MustRegister(
 		m.s3Requests, m.s3Duration, m.s3Retries, m.s3Received, m.s3Sent, m.s3Fallbacks,
-		m.cacheHits, m.cacheMisses, m.cacheEvicted, m.raUsed, m.raWasted,
+		m.cacheHits, m.cacheMisses, m.cacheEvicted, m.raUsed, m.raWasted, m.pfFiles, m.pfBytes,
 		m.conflicts, m.fuseOps, m.fuseDuration, m.state,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -188,6 +199,15 @@ func (m *Metrics) CacheReadAheadUsed(bytes int) {
 func (m *Metrics) CacheReadAheadWasted(bytes int) {
 	if m != nil {
 		m.raWasted.Add(float64(bytes))
+	}
+}
+
+// FilePrefetched counts a file whose first bytes are fetched before it is opened
+// (fs.PrefetchObserver).
+func (m *Metrics) FilePrefetched(bytes int64) {
+	if m != nil {
+		m.pfFiles.Inc()
+		m.pfBytes.Add(float64(bytes))
 	}
 }
 

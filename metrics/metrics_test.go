@@ -41,6 +41,8 @@ func feed(m *Metrics) {
 	m.CachePageEvicted()
 	m.CacheReadAheadUsed(4096)
 	m.CacheReadAheadWasted(1024)
+	m.FilePrefetched(65536)
+	m.FilePrefetched(1000)
 	m.WritebackConflict(true)
 	m.WritebackConflict(false)
 	m.WritebackConflict(true)
@@ -78,6 +80,8 @@ func TestCounts(t *testing.T) {
 		{"cache evictions", testutil.ToFloat64(m.cacheEvicted), 1},
 		{"read-ahead used", testutil.ToFloat64(m.raUsed), 4096},
 		{"read-ahead wasted", testutil.ToFloat64(m.raWasted), 1024},
+		{"files prefetched", testutil.ToFloat64(m.pfFiles), 2},
+		{"bytes prefetched", testutil.ToFloat64(m.pfBytes), 66536},
 		{"conflicts saved beside", testutil.ToFloat64(m.conflicts.WithLabelValues("saved_beside")), 2},
 		{"conflicts not saved", testutil.ToFloat64(m.conflicts.WithLabelValues("not_saved")), 1},
 		{"lookup ENOENT", testutil.ToFloat64(m.fuseOps.WithLabelValues("lookup", "ENOENT")), 1},
@@ -156,6 +160,8 @@ func TestServe(t *testing.T) {
 		`ssecfs_cache_capacity_bytes 2.68435456e+08`,
 		`ssecfs_cache_readahead_used_bytes_total 4096`,
 		`ssecfs_cache_readahead_wasted_bytes_total 1024`,
+		`ssecfs_prefetch_files_total 2`,
+		`ssecfs_prefetch_bytes_total 66536`,
 		`ssecfs_writeback_uploads_in_flight 2`,
 		`ssecfs_writeback_upload_slots 4`,
 		`ssecfs_writeback_buffer_bytes 7.340032e+06`,
