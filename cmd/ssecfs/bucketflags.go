@@ -15,12 +15,13 @@ type bucketFlags struct {
 
 	endpoint, region, profile, caBundle string
 	insecureHTTP                        bool
+	httpVersion                         httpVersion
 }
 
 // keyFlagNames and whereFlagNames are the two groups of bucketFlags, in --help order.
 var (
 	keyFlagNames   = []string{"key-file", "key-env", "key-command"}
-	whereFlagNames = []string{"endpoint", "region", "profile", "ca-bundle", "insecure-http"}
+	whereFlagNames = []string{"endpoint", "region", "profile", "ca-bundle", "insecure-http", "http-version"}
 )
 
 // register adds the flags to fs.
@@ -38,6 +39,8 @@ func (b *bucketFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&b.caBundle, "ca-bundle", "", "PEM `FILE` of CA certificates to trust besides the system ones")
 	fs.BoolVar(&b.insecureHTTP, "insecure-http", false, "allow an http:// endpoint. The key then crosses the network in clear:\n"+
 		"treat it as compromised. Only for throwaway test servers.")
+	fs.Var(&b.httpVersion, "http-version", "HTTP `VERSION` spoken to S3: auto (HTTP/2 where the server offers it over TLS,\n"+
+		"else 1.1), 1.1, or 2 (refusing a server without it). AWS S3 answers 1.1 only.")
 }
 
 // whereGroup is the --help heading of the endpoint and TLS flags, and where
@@ -63,5 +66,6 @@ func (b *bucketFlags) config(name string) bucket.Config {
 		Profile:      b.profile,
 		CABundle:     b.caBundle,
 		InsecureHTTP: b.insecureHTTP,
+		HTTPVersion:  bucket.HTTPVersion(b.httpVersion),
 	}
 }

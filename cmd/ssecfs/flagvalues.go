@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/ssecfs/ssecfs/bucket"
 )
 
 // byteSize is a flag value like "256MiB", "1GiB", "64M", "2TB" or "1048576".
@@ -85,5 +87,21 @@ func (m *fileMode) Set(s string) error {
 		return fmt.Errorf("%q is not an octal permission mode like 0644", s)
 	}
 	*m = fileMode(v)
+	return nil
+}
+
+// httpVersion is --http-version: auto, 1.1 or 2.
+type httpVersion bucket.HTTPVersion
+
+func (v *httpVersion) String() string { return bucket.HTTPVersion(*v).String() }
+
+func (v *httpVersion) Type() string { return "VERSION" }
+
+func (v *httpVersion) Set(s string) error {
+	parsed, err := bucket.ParseHTTPVersion(s)
+	if err != nil {
+		return err
+	}
+	*v = httpVersion(parsed)
 	return nil
 }

@@ -15,16 +15,19 @@ import (
 
 // watchers are what a mount reports to besides its log: Prometheus metrics
 // (--metrics-addr) and the key-usage audit log (--audit-log). Either may be nil; both
-// are nil-safe.
+// are nil-safe. The profiler (--pprof-addr), a debugging aid, is started and stopped
+// with them.
 type watchers struct {
 	metrics     *metrics.Metrics
 	stopMetrics func()
 	audit       *audit.Log
+	stopPprof   func()
 }
 
-// openWatchers starts the metrics endpoint and opens the audit log, as the flags ask.
+// openWatchers starts the metrics and profiler endpoints and opens the audit log, as
+// the flags ask.
 func openWatchers(c *mountConfig, logger *slog.Logger) (*watchers, error) {
-	w := &watchers{stopMetrics: func() {}}
+	w := &watchers{stopMetrics: func() {}, stopPprof: func() {}}
 	if c.metricsAddr != "" {
 		w.metrics = metrics.New()
 		stop, err := w.metrics.Serve(c.metricsAddr)
@@ -33,10 +36,19 @@ func openWatchers(c *mountConfig, logger *slog.Logger) (*watchers, error) {
 		}
 		w.stopMetrics = stop
 	}
+	if c.pprofAddr != "" {
+		stop, err := servePprof(c.pprofAddr, logger)
+		if err != nil {
+			w.stopMetrics()
+			return nil, fmt.Errorf("--pprof-addr %s: %w", c.pprofAddr, err)
+		}
+		w.stopPprof = stop
+	}
 	if c.auditLog != "" {
 		l, err := audit.Open(c.auditLog)
 		if err != nil {
 			w.stopMetrics()
+			w.stopPprof()
 			return nil, fmt.Errorf("--audit-log: %w", err)
 		}
 		l.OnError(func(err error) { logger.Error("writing the audit log failed", "err", err) })
@@ -47,6 +59,7 @@ func openWatchers(c *mountConfig, logger *slog.Logger) (*watchers, error) {
 
 func (w *watchers) close() {
 	w.stopMetrics()
+	w.stopPprof()
 	w.audit.Close()
 }
 
