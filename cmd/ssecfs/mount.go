@@ -166,6 +166,7 @@ func serve(c *mountConfig, ready *readyPipe) error {
 		UploadConcurrency:   c.uploadConcurrency,
 		WriteBuffer:         int64(c.writeBuffer),
 		OverwriteConcurrent: c.overwriteConcurrent,
+		PrefetchFiles:       prefetchFiles(c.prefetchFiles),
 		Observer:            w.fsObserver(),
 	})
 	treeMu.Unlock()
@@ -263,4 +264,13 @@ func statTTL(d time.Duration) time.Duration {
 		return -1
 	}
 	return d
+}
+
+// prefetchFiles is --prefetch-files for the tree: 0 turns the prefetch off, which the
+// tree spells as a negative value (its zero means the default).
+func prefetchFiles(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
 }

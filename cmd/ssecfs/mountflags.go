@@ -27,8 +27,9 @@ type mountConfig struct {
 	uploadConcurrency                           int
 	overwriteConcurrent                         bool
 	statTTL                                     time.Duration
+	prefetchFiles                               int
 	logLevel, logFile, logFormat                string
-	metricsAddr, auditLog, pprofAddr            string
+	metricsAddr, auditLog                       string
 	debugFuse                                   bool
 
 	// options are the -o arguments, as given; kernelOptions what they asked of the
@@ -54,11 +55,11 @@ var mountHelp = commandHelp{
 			"first, the others are older keys tried on reads):", names: keyFlagNames},
 		whereGroup,
 		{title: "How it looks:", names: []string{"read-only", "allow-other", "allow-root", "uid", "gid",
-			"file-mode", "dir-mode", "umask", "cache-size", "stat-ttl"}},
+			"file-mode", "dir-mode", "umask", "cache-size", "stat-ttl", "prefetch-files"}},
 		{title: "Writing (data reaches S3 when a file is closed or fsync'd):",
 			names: []string{"part-size", "upload-concurrency", "write-buffer", "overwrite-concurrent"}},
 		{title: "Running:", names: []string{"allow-non-empty", "foreground", "log-level", "log-file", "log-format", "debug-fuse"}},
-		{title: "Watching:", names: []string{"metrics-addr", "audit-log", "pprof-addr"}},
+		{title: "Watching:", names: []string{"metrics-addr", "audit-log"}},
 		{title: "As mount(8) and /etc/fstab give them:", names: []string{"options"}, after: optionsHelp()},
 	},
 	footer: sizeUnitsHelp,
@@ -96,6 +97,8 @@ func (c *mountConfig) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.overwriteConcurrent, "overwrite-concurrent", false, "let the last writer win when another machine replaced a file\n"+
 		"since it was opened (default: keep both, saving ours as NAME.conflict-TIME)")
 	fs.DurationVar(&c.statTTL, "stat-ttl", 60*time.Second, "how long a directory listing answers lookups; 0 caches nothing (every lookup asks S3)")
+	fs.IntVar(&c.prefetchFiles, "prefetch-files", 8, "when the files of a directory are read in listing order (cp -r, rsync, tar),\n"+
+		"fetch up to `N` next ones before they are opened, within an eighth of --cache-size; 0: off")
 
 	fs.BoolVar(&c.allowNonEmpty, "allow-non-empty", false, "mount on a directory that holds files, hiding them while mounted")
 	fs.BoolVar(&c.foreground, "foreground", false, "stay attached to the terminal and log to stderr")
@@ -109,8 +112,6 @@ func (c *mountConfig) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.auditLog, "audit-log", "", "append a JSON line to `FILE` (0600) for every request that carried a key:\n"+
 		"operation, object, key fingerprint (never the key), bytes, outcome, uid and pid;\n"+
 		"and for mounts and unmounts. SIGHUP reopens it")
-	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "debugging: serve Go's profiler at http://`HOST:PORT`/debug/pprof/ (CPU and heap\n"+
-		"profiles, goroutine stacks; no authentication: a non-loopback address is warned of)")
 	fs.BoolVar(&c.debugFuse, "debug-fuse", false, "log every FUSE request (names and sizes, never data or keys)")
 
 	fs.StringArrayVarP(&c.options, "options", "o", nil, "mount `OPTIONS`, separated by commas: every flag above by its name with _ for -\n"+
@@ -137,6 +138,8 @@ func (c *mountConfig) finish(fs *pflag.FlagSet, args []string) error {
 		return invalid(fmt.Errorf("--part-size %v: want a multiple of 1MiB between 5MiB and 5GiB (S3's part limits)", &c.partSize))
 	case c.writeBuffer < 3*c.partSize:
 		return invalid(fmt.Errorf("--write-buffer %v: want at least three parts (3 x --part-size = %v)", &c.writeBuffer, formatBytes(3*int64(c.partSize))))
+	case c.prefetchFiles < 0 || c.prefetchFiles > 1024:
+		return invalid(fmt.Errorf("--prefetch-files %d: want 0 (off) to 1024", c.prefetchFiles))
 	case c.uploadConcurrency < 1 || c.uploadConcurrency > 64:
 		return invalid(fmt.Errorf("--upload-concurrency %d: want 1 to 64", c.uploadConcurrency))
 	case logsink.CheckFormat(c.logFormat) != nil:
