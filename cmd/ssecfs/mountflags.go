@@ -29,7 +29,7 @@ type mountConfig struct {
 	statTTL                                     time.Duration
 	prefetchFiles                               int
 	logLevel, logFile, logFormat                string
-	metricsAddr, auditLog                       string
+	metricsAddr, auditLog, pprofAddr            string
 	debugFuse                                   bool
 
 	// options are the -o arguments, as given; kernelOptions what they asked of the
@@ -59,7 +59,7 @@ var mountHelp = commandHelp{
 		{title: "Writing (data reaches S3 when a file is closed or fsync'd):",
 			names: []string{"part-size", "upload-concurrency", "write-buffer", "overwrite-concurrent"}},
 		{title: "Running:", names: []string{"allow-non-empty", "foreground", "log-level", "log-file", "log-format", "debug-fuse"}},
-		{title: "Watching:", names: []string{"metrics-addr", "audit-log"}},
+		{title: "Watching:", names: []string{"metrics-addr", "audit-log", "pprof-addr"}},
 		{title: "As mount(8) and /etc/fstab give them:", names: []string{"options"}, after: optionsHelp()},
 	},
 	footer: sizeUnitsHelp,
@@ -112,6 +112,8 @@ func (c *mountConfig) register(fs *pflag.FlagSet) {
 	fs.StringVar(&c.auditLog, "audit-log", "", "append a JSON line to `FILE` (0600) for every request that carried a key:\n"+
 		"operation, object, key fingerprint (never the key), bytes, outcome, uid and pid;\n"+
 		"and for mounts and unmounts. SIGHUP reopens it")
+	fs.StringVar(&c.pprofAddr, "pprof-addr", "", "debugging: serve Go's profiler at http://`HOST:PORT`/debug/pprof/ (CPU and heap\n"+
+		"profiles, goroutine stacks; no authentication: a non-loopback address is warned of)")
 	fs.BoolVar(&c.debugFuse, "debug-fuse", false, "log every FUSE request (names and sizes, never data or keys)")
 
 	fs.StringArrayVarP(&c.options, "options", "o", nil, "mount `OPTIONS`, separated by commas: every flag above by its name with _ for -\n"+

@@ -20,7 +20,8 @@ var sampleValues = map[string]string{
 	"uid": "1234", "gid": "5678", "file-mode": "0600", "dir-mode": "0700", "umask": "027",
 	"cache-size": "64MiB", "part-size": "16MiB", "upload-concurrency": "9", "write-buffer": "1GiB", "prefetch-files": "4",
 	"stat-ttl": "5m0s", "log-level": "debug", "log-file": "/var/log/ssecfs.log", "log-format": "json",
-	"metrics-addr": "127.0.0.1:9101", "audit-log": "/var/log/ssecfs-audit.log",
+	"metrics-addr": "127.0.0.1:9101", "audit-log": "/var/log/ssecfs-audit.log", "pprof-addr": "127.0.0.1:6060",
+	"http-version": "1.1",
 }
 
 // configOf parses a mount command line, failing the test on an error.
