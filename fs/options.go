@@ -35,7 +35,7 @@ type Options struct {
 	// conflicts (observe.go), and of prefetches if it is a PrefetchObserver.
 	Observer Observer
 	// PrefetchFiles is how many files of a directory read in listing order are fetched
-	// ahead of the reader at most (prefetch.go). Zero means 8; a negative value turns
+	// ahead of the reader at most (prefetch.go). Zero means 16; a negative value turns
 	// the prefetch off.
 	PrefetchFiles int
 }

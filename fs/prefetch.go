@@ -47,7 +47,7 @@ import (
 
 const (
 	// defaultPrefetchFiles is how many files are fetched ahead of a walk at most.
-	defaultPrefetchFiles = 8
+	defaultPrefetchFiles = 16
 	// prefetchHead is the most of one file fetched before it is opened: a read-ahead
 	// block. Smaller files are fetched whole; the reader's read-ahead does the rest.
 	prefetchHead = 8 << 20

@@ -97,7 +97,7 @@ func (c *mountConfig) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&c.overwriteConcurrent, "overwrite-concurrent", false, "let the last writer win when another machine replaced a file\n"+
 		"since it was opened (default: keep both, saving ours as NAME.conflict-TIME)")
 	fs.DurationVar(&c.statTTL, "stat-ttl", 60*time.Second, "how long a directory listing answers lookups; 0 caches nothing (every lookup asks S3)")
-	fs.IntVar(&c.prefetchFiles, "prefetch-files", 8, "when the files of a directory are read in listing order (cp -r, rsync, tar),\n"+
+	fs.IntVar(&c.prefetchFiles, "prefetch-files", 16, "when the files of a directory are read in listing order (cp -r, rsync, tar),\n"+
 		"fetch up to `N` next ones before they are opened, within an eighth of --cache-size; 0: off")
 
 	fs.BoolVar(&c.allowNonEmpty, "allow-non-empty", false, "mount on a directory that holds files, hiding them while mounted")

@@ -9,7 +9,7 @@ func TestPrefetchFilesFlag(t *testing.T) {
 		args []string
 		want int
 	}{
-		{nil, 8},
+		{nil, 16},
 		{[]string{"--prefetch-files", "0"}, -1},
 		{[]string{"--prefetch-files", "32"}, 32},
 		{[]string{"-o", "prefetch_files=3"}, 3},
