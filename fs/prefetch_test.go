@@ -187,20 +187,26 @@ func fileBody(i, size int) []byte {
 // the open each ask.
 func TestOpenOfAListedFileSendsNoHead(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		ttl   time.Duration
-		heads int
-	}{{"fresh listing", time.Minute, 0}, {"caching off", -1, 2}} {
+		name        string
+		ttl         time.Duration
+		size        int
+		heads, gets int
+	}{
+		{"fresh listing", time.Minute, 5000, 0, 1},
+		{"caching off", -1, 5000, 2, 1},
+		// The kernel reads an empty file without asking: the open must.
+		{"empty file", time.Minute, 0, 1, 0},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newWalkTree(t, 4<<20, cache.Options{}, Options{StatTTL: tc.ttl})
-			w.put("a", fileBody(0, 5000))
+			w.put("a", fileBody(0, tc.size))
 			w.list(w.root())
-			got := w.cat("a", 5000)
-			if !bytes.Equal(got, fileBody(0, 5000)) {
+			got := w.cat("a", tc.size)
+			if !bytes.Equal(got, fileBody(0, tc.size)) {
 				t.Fatalf("read %d bytes, not the object's", len(got))
 			}
-			if heads, gets := w.countOp(memstore.OpHead), w.countOp(memstore.OpGet); heads != tc.heads || gets != 1 {
-				t.Errorf("open and read sent %d HEAD and %d GET; want %d and 1", heads, gets, tc.heads)
+			if heads, gets := w.countOp(memstore.OpHead), w.countOp(memstore.OpGet); heads != tc.heads || gets != tc.gets {
+				t.Errorf("open and read sent %d HEAD and %d GET; want %d and %d", heads, gets, tc.heads, tc.gets)
 			}
 		})
 	}
@@ -500,5 +506,24 @@ func TestPrefetchSkipsWhatItMustNotFetch(t *testing.T) {
 	}
 	if s := stale.f.PrefetchStats(); s.Files != 0 || stale.countOp(memstore.OpHead) < 6 {
 		t.Errorf("after --stat-ttl: %+v, %d HEAD; want nothing prefetched, every file asked for", s, stale.countOp(memstore.OpHead))
+	}
+}
+
+// A file opened before is asked for with a HEAD at its next open, even while its listing
+// is fresh: its pages (the cache's, the kernel's) would answer the old version without a
+// request, and another tool's new version must be read at the next open.
+func TestReopenAsksForTheCurrentVersion(t *testing.T) {
+	w := newWalkTree(t, 4<<20, cache.Options{}, Options{})
+	w.put("a", fileBody(0, 5000))
+	w.list(w.root())
+	w.cat("a", 5000)
+	w.cat("a", 5000)
+	if heads, gets := w.countOp(memstore.OpHead), w.countOp(memstore.OpGet); heads != 1 || gets != 1 {
+		t.Errorf("two opens sent %d HEAD and %d GET; want 1 (the second open) and 1 (the first read)", heads, gets)
+	}
+	w.put("a", fileBody(1, 7000))
+	time.Sleep(defaultKernelTTL) // past the HEAD the second open made
+	if got := w.cat("a", 7000); !bytes.Equal(got, fileBody(1, 7000)) {
+		t.Errorf("reopened after another tool replaced it: %d bytes, the new version %v", len(got), bytes.Equal(got, fileBody(1, 7000)))
 	}
 }
