@@ -139,9 +139,13 @@ func TestReadIntoResumesAcrossBuffers(t *testing.T) {
 	var ranges, ifMatch []string
 	breakingBodies(f, obj, k1.Fingerprint(), 45, &breaks, &ranges, &ifMatch)
 	bufs := [][]byte{make([]byte, 100), make([]byte, 100), make([]byte, 100), make([]byte, 100)}
-	n, err := b.ReadInto(context.Background(), "big", obj.etag, 700, bufs)
+	n, info, err := b.ReadInto(context.Background(), "big", obj.etag, 700, bufs)
 	if err != nil || n != 300 {
 		t.Fatalf("ReadInto = %d, %v; want 300 (the object ends inside the third buffer), nil", n, err)
+	}
+	// What a HEAD would say, from the first answer's headers.
+	if info.Size != 1000 || info.ETag != obj.etag || !info.Encrypted || info.Key != "big" {
+		t.Errorf("ReadInto's object info = %+v; want size 1000, ETag %s, encrypted", info, obj.etag)
 	}
 	if got := string(bufs[0]) + string(bufs[1]) + string(bufs[2]); got != data[700:] {
 		t.Errorf("buffers hold %q, want %q", got, data[700:])

@@ -468,6 +468,18 @@ func TestReadWithTheOnlyKey(t *testing.T) {
 	if info.Metadata["mode"] != "33188" || info.Metadata["uid"] != "1000" {
 		t.Errorf("Head metadata = %v, want lower-cased mode and uid", info.Metadata)
 	}
+
+	// A ranged GET tells what the HEAD did, from its headers.
+	page := make([]byte, 5)
+	n, got2, err := b.ReadInto(ctx, "dir/one", obj.etag, 2, [][]byte{page})
+	if err != nil || n != 5 || string(page) != "23456" {
+		t.Fatalf("ReadInto = %d %q, %v", n, page, err)
+	}
+	wantRequests(t, "ReadInto", f.requests(), "GET dir/one "+fp1)
+	if got2.Size != info.Size || got2.ETag != info.ETag || !got2.Encrypted || !got2.LastModified.Equal(info.LastModified) ||
+		got2.Metadata["mode"] != "33188" || got2.Metadata["uid"] != "1000" {
+		t.Errorf("ReadInto's info = %+v, want what Head said: %+v", got2, info)
+	}
 }
 
 func TestReadTriesOlderKeysAndRemembers(t *testing.T) {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -20,7 +22,7 @@ func (b *Bucket) ReadRange(ctx context.Context, object, etag string, off, length
 		return nil, nil
 	}
 	buf := make([]byte, length)
-	n, err := b.ReadInto(ctx, object, etag, off, [][]byte{buf})
+	n, _, err := b.ReadInto(ctx, object, etag, off, [][]byte{buf})
 	if err != nil {
 		return nil, err
 	}
@@ -29,7 +31,9 @@ func (b *Bucket) ReadRange(ctx context.Context, object, etag string, off, length
 
 // ReadInto reads object's bytes from off into the buffers of dst, one after the other,
 // with one keyed ranged GET pinned to etag (If-Match) for all of them, and returns how
-// many bytes it wrote: fewer than dst holds only at the end of the object. The body is
+// many bytes it wrote (fewer than dst holds only at the end of the object) and what the
+// first answer's headers say of the object: its size, version, time and user metadata,
+// all a HEAD would have told (Encrypted false if the answer did not say). The body is
 // read straight into dst (the page cache hands its pages), never through a buffer of
 // its own. If the object changed, it fails with ErrChanged. On error, the bytes written
 // into dst are of no use and the caller zeroes them.
@@ -40,39 +44,45 @@ func (b *Bucket) ReadRange(ctx context.Context, object, etag string, off, length
 // brings new bytes it goes on, within the request timeout; tries that bring nothing back
 // off from 200 ms to 5 s and give up after MaxAttempts of them in a row (about fifteen
 // seconds with the defaults), like every other request.
-func (b *Bucket) ReadInto(ctx context.Context, object, etag string, off int64, dst [][]byte) (int64, error) {
+func (b *Bucket) ReadInto(ctx context.Context, object, etag string, off int64, dst [][]byte) (int64, ObjectInfo, error) {
 	var length int64
 	for _, d := range dst {
 		length += int64(len(d))
 	}
 	if length == 0 {
-		return 0, nil
+		return 0, ObjectInfo{}, nil
 	}
 	ctx, cancel := b.withTimeout(ctx)
 	defer cancel()
-	var got int64
+	var (
+		got  int64
+		info ObjectInfo
+	)
 	for idle := 0; ; {
-		n, version, bodyErr, err := b.readBody(ctx, object, etag, off+got, length-got, skipBytes(dst, got))
+		n, answer, bodyErr, err := b.readBody(ctx, object, etag, off+got, length-got, skipBytes(dst, got))
 		if err != nil {
-			return 0, err
+			return 0, ObjectInfo{}, err
+		}
+		if info.ETag == "" {
+			info = answer
 		}
 		got += n
 		if etag == "" {
-			etag = version // the rest must come from the same version
+			etag = answer.ETag // the rest must come from the same version
 		}
 		if bodyErr == nil {
-			return got, nil
+			return got, info, nil
 		}
 		if n > 0 {
 			idle = 0
 		}
 		idle++
 		if idle >= b.attempts || ctx.Err() != nil {
-			return 0, &Error{Op: opGet, Object: object, Err: fmt.Errorf("reading body: %w (%d of %d bytes received)", bodyErr, got, length)}
+			return 0, ObjectInfo{}, &Error{Op: opGet, Object: object, Err: fmt.Errorf("reading body: %w (%d of %d bytes received)", bodyErr, got, length)}
 		}
 		b.log.Debug("resuming a GET whose body broke off", "object", object, "received", got, "of", length, "err", bodyErr)
 		if err := sleepCtx(ctx, backoffDelay(idle)); err != nil {
-			return 0, &Error{Op: opGet, Object: object, Err: fmt.Errorf("reading body: %w", bodyErr)}
+			return 0, ObjectInfo{}, &Error{Op: opGet, Object: object, Err: fmt.Errorf("reading body: %w", bodyErr)}
 		}
 	}
 }
@@ -91,10 +101,10 @@ func skipBytes(dst [][]byte, n int64) [][]byte {
 }
 
 // readBody sends one keyed ranged GET for length bytes from off and reads its body into
-// the buffers of dst, which hold length bytes. It reports how many bytes arrived, the
-// version that answered, and the error that broke the body off (err is the request's
-// failure). A body shorter than asked without a break is the object's end.
-func (b *Bucket) readBody(ctx context.Context, object, etag string, off, length int64, dst [][]byte) (n int64, version string, bodyErr, err error) {
+// the buffers of dst, which hold length bytes. It reports how many bytes arrived, what
+// the answer's headers say of the object, and the error that broke the body off (err is
+// the request's failure). A body shorter than asked without a break is the object's end.
+func (b *Bucket) readBody(ctx context.Context, object, etag string, off, length int64, dst [][]byte) (n int64, info ObjectInfo, bodyErr, err error) {
 	err = b.withKey(ctx, opGet, object, func(ctx context.Context, h sseC) error {
 		in := &s3.GetObjectInput{
 			Bucket:               aws.String(b.name),
@@ -112,7 +122,7 @@ func (b *Bucket) readBody(ctx context.Context, object, etag string, off, length 
 			return err
 		}
 		defer out.Body.Close()
-		version = aws.ToString(out.ETag)
+		info = getInfo(object, out)
 		n, bodyErr = readFullInto(out.Body, dst)
 		// A short body is the answer only when the server said it would be short (the
 		// object ends inside the range); otherwise the connection broke.
@@ -122,7 +132,34 @@ func (b *Bucket) readBody(ctx context.Context, object, etag string, off, length 
 		}
 		return nil
 	})
-	return n, version, bodyErr, err
+	return n, info, bodyErr, err
+}
+
+// getInfo is what a GET's answer says of the object, as a HEAD's would: the size is
+// the total of its Content-Range (-1 if it has none and the answer is partial).
+func getInfo(object string, out *s3.GetObjectOutput) ObjectInfo {
+	size := int64(-1)
+	if r := aws.ToString(out.ContentRange); r != "" {
+		if i := strings.LastIndexByte(r, '/'); i >= 0 {
+			if total, err := strconv.ParseInt(r[i+1:], 10, 64); err == nil {
+				size = total
+			}
+		}
+	} else if out.ContentLength != nil {
+		size = *out.ContentLength
+	}
+	meta := make(map[string]string, len(out.Metadata))
+	for k, v := range out.Metadata {
+		meta[strings.ToLower(k)] = v
+	}
+	return ObjectInfo{
+		Key:          object,
+		Size:         size,
+		ETag:         aws.ToString(out.ETag),
+		LastModified: aws.ToTime(out.LastModified),
+		Metadata:     meta,
+		Encrypted:    out.SSECustomerAlgorithm != nil,
+	}
 }
 
 // readFullInto fills the buffers of dst from r in order, as io.ReadFull does one: the

@@ -131,8 +131,8 @@ func (s *fakeStore) ReadRange(ctx context.Context, key, etag string, off, length
 	return nil, errors.New("fakeStore: ReadRange not expected in listing tests")
 }
 
-func (s *fakeStore) ReadInto(ctx context.Context, key, etag string, off int64, dst [][]byte) (int64, error) {
-	return 0, errors.New("fakeStore: ReadInto not expected in listing tests")
+func (s *fakeStore) ReadInto(ctx context.Context, key, etag string, off int64, dst [][]byte) (int64, bucket.ObjectInfo, error) {
+	return 0, bucket.ObjectInfo{}, errors.New("fakeStore: ReadInto not expected in listing tests")
 }
 
 // TestFakeStoreRollsUp checks the fake itself, since every other test here trusts it.

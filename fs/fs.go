@@ -67,7 +67,7 @@ func New(store ObjectStore, pages *cache.PageCache, opts Options) *FS {
 // openBase reads version etag of key through the page cache: the base of a file being
 // written.
 func (f *FS) openBase(key, etag string, size int64) writeback.Base {
-	return f.pages.NewReader(key, etag, size, f.fetcher(key, etag, nil))
+	return f.pages.NewReader(key, etag, size, f.fetcher(key, etag, nil, nil))
 }
 
 // changing holds off renames while the bucket changes under a name; call the result to

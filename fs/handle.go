@@ -215,7 +215,7 @@ func (h *readHandle) readerFor(key string) (*cache.Reader, string) {
 			h.etag, h.size = current, size
 		}
 		etag := h.etag
-		h.reader = n.fsys.pages.NewReader(key, etag, h.size, n.fsys.fetcher(key, etag, h.onBehalf))
+		h.reader = n.fsys.pages.NewReader(key, etag, h.size, n.fsys.fetcher(key, etag, h.onBehalf, n.learned))
 	}
 	return h.reader, h.etag
 }

@@ -175,7 +175,7 @@ type callerStore struct {
 	seen []string
 }
 
-func (s *callerStore) ReadInto(ctx context.Context, key, etag string, off int64, dst [][]byte) (int64, error) {
+func (s *callerStore) ReadInto(ctx context.Context, key, etag string, off int64, dst [][]byte) (int64, bucket.ObjectInfo, error) {
 	c, ok := bucket.CallerFrom(ctx)
 	s.mu.Lock()
 	if ok {

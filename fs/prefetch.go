@@ -29,7 +29,7 @@ import (
 //     empty file, or one whose listing is older than --stat-ttl is skipped), each
 //     pinned to the version the open will pin (the node's attributes, else the
 //     listing's entry), and asks the cache (cache.PageCache.Prefetch) for its first
-//     min(size, prefetchHead) bytes through f.fetcher(key, etag, nil): a keyed GET
+//     min(size, prefetchHead) bytes through f.fetcher(key, etag, nil, nil): a keyed GET
 //     with If-Match on that ETag, so an object replaced since the listing fails with
 //     412 and nothing of it is cached; its open then reads the new version
 //     (readHandle.relearn). The bytes prefetched and not yet opened stay within an
@@ -226,7 +226,7 @@ func (d *dirNode) prefetchLocked() {
 		if want <= 0 || w.aheadBytes+want > limit {
 			return
 		}
-		started, err := f.pages.Prefetch(t.key, t.etag, t.size, want, f.fetcher(t.key, t.etag, nil), d.prefetchDone)
+		started, err := f.pages.Prefetch(t.key, t.etag, t.size, want, f.fetcher(t.key, t.etag, nil, nil), d.prefetchDone)
 		if err != nil {
 			if errors.Is(err, cache.ErrPrefetchBusy) {
 				f.prefetchCount.busy.Add(1)

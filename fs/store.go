@@ -19,9 +19,10 @@ type ObjectStore interface {
 	Head(ctx context.Context, key string) (bucket.ObjectInfo, error)
 	ReadRange(ctx context.Context, key, etag string, off, length int64) ([]byte, error)
 	// ReadInto reads key's bytes from off into the buffers of dst in order, with one GET
-	// pinned to etag, and says how many it wrote (fewer only at the object's end): the
-	// page cache's fetches, straight into its pages.
-	ReadInto(ctx context.Context, key, etag string, off int64, dst [][]byte) (int64, error)
+	// pinned to etag, and says how many it wrote (fewer only at the object's end) and
+	// what the answer's headers say of the object (as a HEAD would): the page cache's
+	// fetches, straight into its pages.
+	ReadInto(ctx context.Context, key, etag string, off int64, dst [][]byte) (int64, bucket.ObjectInfo, error)
 	Copy(ctx context.Context, src, srcETag string, size int64, dst string, meta map[string]string, cond bucket.Condition) (string, error)
 	Delete(ctx context.Context, key string) error
 }

@@ -177,27 +177,30 @@ func (s *Store) ReadRange(_ context.Context, key, etag string, off, length int64
 }
 
 // ReadInto reads version etag of key ("" for any) from off into the buffers of dst in
-// order, and says how many bytes it wrote (fewer than dst holds only at the end).
-func (s *Store) ReadInto(_ context.Context, key, etag string, off int64, dst [][]byte) (int64, error) {
+// order, and says how many bytes it wrote (fewer than dst holds only at the end) and
+// what a HEAD would say of the object.
+func (s *Store) ReadInto(_ context.Context, key, etag string, off int64, dst [][]byte) (int64, bucket.ObjectInfo, error) {
 	if err := s.before(OpGet, key); err != nil {
-		return 0, err
+		return 0, bucket.ObjectInfo{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	o, ok := s.objects[key]
 	switch {
 	case !ok:
-		return 0, notFound(OpGet, key)
+		return 0, bucket.ObjectInfo{}, notFound(OpGet, key)
 	case etag != "" && etag != o.etag:
-		return 0, changed(OpGet, key)
-	case off >= int64(len(o.data)):
-		return 0, nil
+		return 0, bucket.ObjectInfo{}, changed(OpGet, key)
 	}
+	info := bucket.ObjectInfo{Key: key, Size: int64(len(o.data)), ETag: o.etag, LastModified: o.mod, Metadata: maps.Clone(o.meta), Encrypted: true}
 	var n int64
 	for _, d := range dst {
+		if off+n >= int64(len(o.data)) {
+			break
+		}
 		n += int64(copy(d, o.data[off+n:]))
 	}
-	return n, nil
+	return n, info, nil
 }
 
 // ListPage lists all of prefix's children in one page, rolled up at "/".
