@@ -18,8 +18,13 @@
 //     under a key that exists only in this process; the file is unlinked at once), then
 //     waits, bounded, for uploads to free memory.
 //   - stream.go: a new file written front to back, that no one reads while it is
-//     written, sends each full part as soon as the writer is a part past it, to a
-//     multipart upload of its own, so files larger than memory pass through the budget.
+//     written, sends each part as soon as the writer has passed it, to a multipart
+//     upload of its own, so files larger than memory pass through the budget, and a
+//     save waits only for the last part. The first part is S3's smallest (5 MiB), so
+//     that a file of one part or two streams too; its pages come back to the file once
+//     sent, so that a writer that goes back to fill in a header can (the part is then
+//     sent again), and, while no other part has left, the file can still be saved
+//     whole elsewhere (a conflict's copy beside) or cut.
 //   - save.go: File.Save (on close or fsync) sends one keyed PutObject for a file up to
 //     the part size, else a multipart upload whose untouched ranges of the base are
 //     copied server-side (UploadPartCopy) and the rest read from the file by a

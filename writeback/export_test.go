@@ -49,3 +49,20 @@ func Spilled(f *File, idx int64) bool {
 	_, ok := f.spilled[idx]
 	return ok
 }
+
+// WaitHead waits until a streaming file's first part is back from its upload, and
+// returns its length in pages (0 when the file does not stream): from then on those
+// pages are readable and writable again.
+func WaitHead(f *File) int64 {
+	f.mu.Lock()
+	s := f.stream
+	f.mu.Unlock()
+	if s == nil {
+		return 0
+	}
+	<-s.headSent
+	return s.headPages
+}
+
+// StreamPartPages is how many pages part n of a stream holds.
+func StreamPartPages(e *Engine, n int32) int64 { return e.streamPartPages(n) }

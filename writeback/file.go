@@ -118,7 +118,7 @@ func (f *File) ReadAt(ctx context.Context, dst []byte, off int64) (int, error) {
 			}
 			copy(out, p[pos-idx*writePage:])
 		} else if f.stream.streamed(idx) {
-			done := f.stream.done
+			done := f.stream.wait(idx)
 			f.mu.Unlock()
 			return 0, StreamedRange{done}
 		} else {
@@ -209,9 +209,17 @@ func (f *File) write(ctx context.Context, data []byte, off int64) error {
 		if _, ok := f.pages[idx]; ok {
 			continue
 		}
-		if f.stream.streamed(idx) {
+		if s := f.stream; s.streamed(idx) {
 			f.mu.Unlock()
-			return errBehindStream
+			if idx >= s.headPages {
+				return errBehindStream
+			}
+			select { // the first part comes back once sent: write into it then
+			case <-s.headSent:
+				return f.write(ctx, data, off)
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		missing = append(missing, idx)
 	}
@@ -290,6 +298,9 @@ func (f *File) write(ctx context.Context, data []byte, off int64) error {
 	if len(data) == 0 {
 		return nil
 	}
+	if s := f.stream; s != nil && s.headHome && off < s.headPages*writePage {
+		s.headDirty = true
+	}
 	f.size = max(f.size, end)
 	f.dirty = true
 	f.gen++
@@ -316,8 +327,18 @@ func (f *File) Truncate(size int64) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.stream != nil && size < f.stream.floor*writePage {
-		return errBehindStream
+	if s := f.stream; s != nil && size < s.floor*writePage && !f.unstreamLocked() {
+		if s.floor != s.headPages {
+			return errBehindStream
+		}
+		// Only the first part has left: once it is back, the file can give up
+		// streaming, to be cut and saved whole.
+		f.mu.Unlock()
+		<-s.headSent
+		f.mu.Lock()
+		if f.stream == s && !f.unstreamLocked() {
+			return errBehindStream // more parts left meanwhile
+		}
 	}
 	if size < f.size {
 		for idx, p := range f.pages {
@@ -377,16 +398,13 @@ func (f *File) releaseSpilled() {
 func (f *File) spillPages(n int, all bool) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	from := int64(0)
-	if !all {
-		from = f.unstreamableLocked()
-	}
+	floor, from := f.streamableLocked(all)
 	moved := 0
 	for idx, p := range f.pages {
 		if moved == n {
 			break
 		}
-		if idx < from {
+		if floor <= idx && idx < from {
 			continue
 		}
 		slot, err := f.e.spill.put(p)
@@ -427,20 +445,28 @@ func (f *File) pageLocked(idx int64) ([]byte, error) {
 func (f *File) memoryPages(all bool) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	from := int64(0)
-	if !all {
-		from = f.unstreamableLocked()
-	}
-	if from == 0 {
+	floor, from := f.streamableLocked(all)
+	if from == floor {
 		return len(f.pages)
 	}
 	n := 0
 	for idx := range f.pages {
-		if idx >= from {
+		if idx < floor || idx >= from {
 			n++
 		}
 	}
 	return n
+}
+
+// streamableLocked is the range of pages [floor, from) that are to leave memory by
+// upload before the save, and so are not to be sealed unless all (see
+// unstreamableLocked); pages below the stream's floor are its first part, back from
+// S3, and may be sealed. Called with f.mu held.
+func (f *File) streamableLocked(all bool) (floor, from int64) {
+	if all || f.stream == nil || f.stream.closing {
+		return 0, 0
+	}
+	return f.stream.floor, f.unstreamableLocked()
 }
 
 // unstreamableLocked is the first page that cannot leave memory by upload before the

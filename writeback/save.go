@@ -16,6 +16,10 @@ const (
 	minPartCopy = 5 << 20
 	// maxParts is S3's limit of parts in one upload.
 	maxParts = 10000
+	// maxPart is S3's largest part.
+	maxPart = 5 << 30
+	// partsPerDoubling is how many parts of a stream have one size before it doubles.
+	partsPerDoubling = 950
 )
 
 // Saved is the object a save made.
@@ -72,6 +76,9 @@ func (f *File) Save(ctx context.Context) (Saved, error) {
 	}
 	if err != nil {
 		f.setSaveFailed(true)
+		f.mu.Lock()
+		f.unstreamLocked() // if it can: the next save sends the file whole
+		f.mu.Unlock()
 		return Saved{}, err
 	}
 	f.setSaveFailed(false)
@@ -109,13 +116,13 @@ func (f *File) saveBeside(ctx context.Context, key string, meta map[string]strin
 // saveAs uploads the file as it is now as object key.
 func (f *File) saveAs(ctx context.Context, key string, meta map[string]string, cond bucket.Condition) (Saved, error) {
 	f.mu.Lock()
+	if f.stream != nil && key != f.stream.key && !f.unstreamLocked() {
+		f.mu.Unlock()
+		return Saved{}, fmt.Errorf("%s was streamed to S3 while written; it cannot be saved under another name", f.stream.key)
+	}
 	size, s := f.size, f.stream
 	var rest int64
 	if s != nil {
-		if key != s.key {
-			f.mu.Unlock()
-			return Saved{}, fmt.Errorf("%s was streamed to S3 while written; it cannot be saved under another name", s.key)
-		}
 		s.closing = true
 		rest = s.floor * writePage
 	}
@@ -195,22 +202,38 @@ func (f *File) saveMultipart(ctx context.Context, key string, size int64, meta m
 	return etag, err
 }
 
-// sendParts uploads bytes [from, size) of the file as parts of ps bytes (from is a
-// multiple of ps), each read as it is sent, within the upload slots.
-func (f *File) sendParts(ctx context.Context, up Upload, from, size, ps int64) error {
+// partRange is part n of an upload: bytes [from, to) of the file.
+type partRange struct {
+	n        int32
+	from, to int64
+}
+
+// appendParts appends to parts the parts of bytes [from, size) numbered from first,
+// each of the stream's size for its number (the last may be shorter).
+func (e *Engine) appendParts(parts []partRange, from, size int64, first int32) []partRange {
+	for off, n := from, first; off < size; n++ {
+		to := min(off+e.streamPartPages(n)*writePage, size)
+		parts = append(parts, partRange{n, off, to})
+		off = to
+	}
+	return parts
+}
+
+// sendParts uploads parts of the file, each read as it is sent, within the upload
+// slots.
+func (f *File) sendParts(ctx context.Context, up Upload, parts []partRange) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
 	)
-	for off := from; off < size; off += ps {
-		n, to := int32(off/ps)+1, min(off+ps, size)
+	for _, p := range parts {
 		done := f.e.slot()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer done()
-			if err := up.PutPartFrom(ctx, n, f.rangeReader(ctx, off, to), to-off); err != nil {
+			if err := up.PutPartFrom(ctx, p.n, f.rangeReader(ctx, p.from, p.to), p.to-p.from); err != nil {
 				mu.Lock()
 				if firstErr == nil {
 					firstErr = err

@@ -11,14 +11,32 @@ import (
 // so a file larger than memory passes through a bounded buffer. The parts go to the
 // object's own multipart upload, invisible until it completes at close. Its floor moves
 // only here, under the file's mu.
+//
+// The first part is S3's smallest, so that the save of a file of a part or two waits
+// only for the rest. Its pages come back to the file once sent (headHome), as pages
+// like any other (sealed into the spill file when memory is short), so that the file
+// stays writable and readable there: a writer that goes back to fill in a header before
+// closing, as zip and WAV writers do, can; the part is then sent again at the save
+// (headDirty). And while nothing else has left, a save can still give up the stream and
+// send the file whole, elsewhere (a conflict's copy beside) or after a failure
+// (unstreamLocked).
 type stream struct {
 	e     *Engine
+	f     *File
 	key   string
 	meta  map[string]string
-	floor int64 // first page not yet handed to a part; the pages below are gone
+	floor int64 // first page not yet handed to a part; the pages below are gone but the first part's
+	next  int32 // the number of the part that begins at floor
 	// closing is set when the save begins: from then on no more parts leave, the save
 	// sends the rest (under the file's mu).
 	closing bool
+
+	// headPages is the first part's length; headSent is closed when its upload
+	// ended. headHome and headDirty are guarded by the file's mu.
+	headPages int64
+	headSent  chan struct{}
+	headHome  bool // the first part's pages are back in the file
+	headDirty bool // written since: to be sent again
 
 	once  sync.Once
 	up    Upload
@@ -33,32 +51,60 @@ type stream struct {
 	doneOnce sync.Once
 }
 
-// streamed reports whether page idx has left for S3. Called with the file's mu held.
-func (s *stream) streamed(idx int64) bool { return s != nil && idx < s.floor }
+// streamed reports whether page idx is on its way to S3 or there, not in the file.
+// Called with the file's mu held.
+func (s *stream) streamed(idx int64) bool {
+	return s != nil && idx < s.floor && !(s.headHome && idx < s.headPages)
+}
+
+// wait is what a reader or writer of streamed page idx waits for before trying again:
+// the first part's return, or the end of the stream.
+func (s *stream) wait(idx int64) <-chan struct{} {
+	if idx < s.headPages {
+		return s.headSent
+	}
+	return s.done
+}
 
 // finish tells waiting readers that the stream ended.
 func (s *stream) finish() { s.doneOnce.Do(func() { close(s.done) }) }
 
-// streamReadyParts hands each part that is complete, and that the writer has left a
-// whole part behind, to an upload. Called with f.mu held. Only content that does not
-// build on a base object streams: an edit of an existing object keeps its pages so
-// untouched ranges can be copied server-side. Nor does content that someone may read
-// before it is saved (see File.keep).
+// unstreamLocked makes a streaming file whose only part sent is the first, back home,
+// an ordinary one again, to be saved whole: the stream is abandoned, its upload
+// aborted. It reports whether the file no longer streams. Called with f.mu held.
+func (f *File) unstreamLocked() bool {
+	s := f.stream
+	if s == nil {
+		return true
+	}
+	if s.floor != s.headPages || !s.headHome {
+		return false
+	}
+	f.stream = nil
+	s.abandon()
+	return true
+}
+
+// streamReadyParts hands each part that is complete, and that the writer has passed,
+// to an upload. Called with f.mu held. Only content that does not build on a base
+// object streams: an edit of an existing object keeps its pages so untouched ranges can
+// be copied server-side. Nor does content that someone may read before it is saved (see
+// File.keep).
 func (f *File) streamReadyParts() {
 	if f.baseLen > 0 || f.keep || f.e.cfg.PartSize <= 0 || (f.stream != nil && f.stream.closing) {
 		return
 	}
-	ppp := f.e.cfg.PartSize / writePage
 	for {
-		floor := int64(0)
+		floor, n := int64(0), int32(1)
 		if f.stream != nil {
-			floor = f.stream.floor
+			floor, n = f.stream.floor, f.stream.next
 		}
-		if f.size < (floor+2*ppp)*writePage {
-			return
+		pp := f.e.streamPartPages(n)
+		if f.size <= (floor+pp)*writePage {
+			return // the writer has not passed this part yet: it may be the last
 		}
 		anySealed := false
-		for i := range ppp {
+		for i := range pp {
 			_, inMemory := f.pages[floor+i]
 			_, sealed := f.spilled[floor+i]
 			if !inMemory && !sealed {
@@ -69,8 +115,8 @@ func (f *File) streamReadyParts() {
 		if anySealed && f.e.budget.over() {
 			return // sealed pages come back past the budget: not more than a part at once
 		}
-		part := make([][]byte, ppp)
-		for i := range ppp {
+		part := make([][]byte, pp)
+		for i := range pp {
 			p, err := f.pageLocked(floor + i)
 			if err != nil {
 				return // the part stays; it is sent at close
@@ -78,38 +124,76 @@ func (f *File) streamReadyParts() {
 			part[i] = p
 		}
 		if f.stream == nil {
-			f.stream = &stream{e: f.e, key: f.key, meta: f.meta(), done: make(chan struct{})}
+			f.stream = &stream{e: f.e, f: f, key: f.key, meta: f.meta(), next: 1, done: make(chan struct{}),
+				headPages: pp, headSent: make(chan struct{})}
 		}
-		for i := range ppp {
+		for i := range pp {
 			delete(f.pages, floor+i)
 		}
-		f.stream.floor += ppp
-		f.stream.send(int32(floor/ppp)+1, part)
+		f.stream.floor += pp
+		f.stream.next++
+		f.stream.send(n, part)
 	}
 }
 
+// streamPartPages is how many pages part n of a stream holds. The first is S3's
+// smallest part, so that a file only a little larger streams, and its save waits for
+// the rest only; the others are PartSize, doubled every partsPerDoubling parts (up to
+// S3's largest part), so that 10,000 parts hold the largest object. Only the last part
+// sent at the save may be shorter.
+func (e *Engine) streamPartPages(n int32) int64 {
+	ps := e.cfg.PartSize
+	if n == 1 {
+		return min(minPartCopy, ps) / writePage
+	}
+	ps <<= min(int(n-1)/partsPerDoubling, 20)
+	return min(ps, maxPart) / writePage
+}
+
 // send uploads one part from its pages, in the background, within the engine's upload
-// slots, and frees the pages' budget when done.
+// slots, and frees the pages' budget when done; the first part's pages go back to the
+// file instead (see stream).
 func (s *stream) send(n int32, pages [][]byte) {
 	s.wg.Add(1)
 	s.e.sending.Add(1)
 	go func() {
 		defer s.wg.Done()
-		defer func() {
-			s.e.sending.Add(-1) // before the pages wake a writer waiting for them
-			for _, p := range pages {
-				s.e.budget.putPage(p)
-			}
-		}()
-		defer s.e.slot()()
+		release := s.e.slot()
 		up, err := s.upload()
 		if err == nil {
 			err = up.PutPartPages(context.Background(), n, pages)
 		}
+		release()
 		if err != nil {
 			s.fail(err)
 		}
+		home := n == 1 && s.comeHome(pages)
+		s.e.sending.Add(-1) // before the pages wake a writer waiting for them
+		if !home {
+			for _, p := range pages {
+				s.e.budget.putPage(p)
+			}
+		}
+		if n == 1 {
+			close(s.headSent)
+		}
 	}()
+}
+
+// comeHome puts the first part's pages back into the file, unless the file is done
+// with the stream; it reports whether it did.
+func (s *stream) comeHome(pages [][]byte) bool {
+	f := s.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stream != s {
+		return false
+	}
+	for i, p := range pages {
+		f.pages[int64(i)] = p
+	}
+	s.headHome = true
+	return true
 }
 
 // upload starts the multipart upload on first use.
@@ -130,17 +214,26 @@ func (s *stream) fail(err error) {
 
 // complete sends bytes [from, size) of f, the rest past the parts streamed, a part at a
 // time as it is read (a hole or a sealed page is not assembled in memory), waits for
-// every part and completes the upload under cond; a failure aborts it.
+// every part, sends the first part again if it was written since it left, and
+// completes the upload under cond; a failure aborts it.
 func (s *stream) complete(ctx context.Context, f *File, from, size int64, cond bucket.Condition) (string, error) {
 	up, err := s.upload()
 	if err == nil {
-		err = f.sendParts(ctx, up, from, size, s.e.cfg.PartSize)
+		err = f.sendParts(ctx, up, f.e.appendParts(nil, from, size, s.next))
 	}
 	s.wg.Wait()
 	if err == nil {
 		s.mu.Lock()
 		err = s.failed
 		s.mu.Unlock()
+	}
+	if err == nil {
+		f.mu.Lock()
+		again := s.headDirty
+		f.mu.Unlock()
+		if again {
+			err = f.sendParts(ctx, up, []partRange{{1, 0, s.headPages * writePage}})
+		}
 	}
 	if err != nil {
 		if up != nil {

@@ -3,6 +3,7 @@ package writeback_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -47,14 +48,24 @@ func (s *budgetSampler) stop() int64 {
 	return min(s.min.Load(), writeback.BudgetFree(s.en.e))
 }
 
-// waitPartsSent waits until no streamed part of f holds pages: every page of budget in
-// use is one of f's in memory.
-func (en *env) waitPartsSent(f *writeback.File) {
+// waitPartsSent waits until no streamed part of files holds pages: every page of
+// budget in use is one of theirs in memory (a first part back from its upload
+// included).
+func (en *env) waitPartsSent(files ...*writeback.File) {
 	en.t.Helper()
 	waitFor(en.t, "done sending parts", func() bool {
-		mem, _ := writeback.Pages(f)
-		return writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-int64(mem)*wp
+		return writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-held(files...)*wp
 	})
+}
+
+// held is how many pages files hold in memory.
+func held(files ...*writeback.File) int64 {
+	n := 0
+	for _, f := range files {
+		mem, _ := writeback.Pages(f)
+		n += mem
+	}
+	return int64(n)
 }
 
 // writeSequentially writes data from 0 in FUSE-sized chunks, counting what it wrote.
@@ -72,9 +83,9 @@ func writeSequentially(f *writeback.File, data []byte, written *atomic.Int64) er
 }
 
 // A new file written front to back, larger than the write buffer, streams its parts
-// while it is written; a writer faster than the uploads waits for the budget instead of
-// growing memory. A read of a streamed range waits for the save; the save sends the
-// rest and completes the upload.
+// while it is written, each as soon as the writer has passed it; a writer faster than
+// the uploads waits for the budget instead of growing memory. A read of a streamed
+// range waits for the save; the save sends the rest and completes the upload.
 func TestStreamWriterHeldBackByBudget(t *testing.T) {
 	en := newEnv(t, nil) // 16 MiB buffer, 5 MiB parts, 4 upload slots
 	gate := make(chan struct{})
@@ -96,9 +107,10 @@ func TestStreamWriterHeldBackByBudget(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- writeSequentially(f, data, &written) }()
 
-	// The first two parts leave as soon as the writer is a part past each; with
-	// their uploads held, the writer stops when the buffer is full.
-	waitFor(t, "two parts on their way", func() bool { return waiting.Load() == 2 })
+	// Parts leave as soon as the writer has passed each; with their uploads held,
+	// the writer stops when the buffer is full: three parts on their way, and the
+	// page it writes.
+	waitFor(t, "three parts on their way", func() bool { return waiting.Load() == 3 })
 	for last := int64(-1); last != written.Load(); time.Sleep(300 * time.Millisecond) {
 		last = written.Load()
 	}
@@ -110,11 +122,12 @@ func TestStreamWriterHeldBackByBudget(t *testing.T) {
 		t.Fatalf("the writer finished while uploads were held: %v", err)
 	default:
 	}
-	if !writeback.Streaming(f) || writeback.StreamFloor(f) != 10 {
-		t.Errorf("streaming %v from page %d; want pages 0-9 on their way", writeback.Streaming(f), writeback.StreamFloor(f))
+	if !writeback.Streaming(f) || writeback.StreamFloor(f) != 15 {
+		t.Errorf("streaming %v from page %d; want pages 0-14 on their way", writeback.Streaming(f), writeback.StreamFloor(f))
 	}
 
-	// A streamed range cannot be read back, written or cut until the save.
+	// A streamed range past the first part cannot be read back, written or cut
+	// until the save.
 	_, err := f.ReadAt(ctx, make([]byte, 100), 5*MiB)
 	var streamed writeback.StreamedRange
 	if !errors.As(err, &streamed) {
@@ -125,7 +138,7 @@ func TestStreamWriterHeldBackByBudget(t *testing.T) {
 		t.Fatal("StreamedRange.Done is closed before the save")
 	default:
 	}
-	if err := f.Write(ctx, []byte("x"), 3*MiB); !errors.Is(err, writeback.ErrBehindStream) {
+	if err := f.Write(ctx, []byte("x"), 7*MiB); !errors.Is(err, writeback.ErrBehindStream) {
 		t.Errorf("write into a streamed range: %v", err)
 	}
 	if err := f.Truncate(MiB); !errors.Is(err, writeback.ErrBehindStream) {
@@ -136,11 +149,10 @@ func TestStreamWriterHeldBackByBudget(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	// Parts 1-5 leave before the save (while the writer is a part past the floor);
-	// wait until they are sent and their pages freed.
+	// Parts 1-5 leave before the save (each once the writer has passed it); wait
+	// until they are sent and their pages freed.
 	waitFor(t, "five parts sent", func() bool {
-		mem, _ := writeback.Pages(f)
-		return sent.Load() == 5 && writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-int64(mem)*wp
+		return sent.Load() == 5 && writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-held(f)*wp
 	})
 	if n := en.count(memstore.OpComplete); n != 0 {
 		t.Fatalf("%d completions before the save", n)
@@ -283,29 +295,28 @@ func TestStreamDropAborts(t *testing.T) {
 }
 
 // Two files written front to back at once through the least buffer the mount allows
-// (three parts): each holds up to two parts less a page that are to stream, so together
-// they can fill the buffer with pages that cannot be sealed and nothing on its way to
-// S3 to free any. They must not wait for each other until ErrNoBuffer.
+// (three parts): each holds up to a part and a page that are to stream, and its first
+// part kept, so together they can fill the buffer with pages that cannot be sealed and
+// nothing on its way to S3 to free any. They must not wait for each other until
+// ErrNoBuffer.
 func TestConcurrentStreamsDoNotStall(t *testing.T) {
 	en := newEnv(t, func(c *writeback.Config) { c.WriteBuffer = 3 * c.PartSize })
 	a, b := en.open("a"), en.open("b")
 	dataA, dataB := randBytes(newRand(25), 20*MiB), randBytes(newRand(26), 20*MiB)
-	// a streams its first part and keeps pages 5-13 (9; part 2 leaves at 15 MiB).
+	// a streams its first two parts, keeps the first (5 pages) and pages 10-13 (4;
+	// part 3 leaves past 15 MiB).
 	if err := writeSequentially(a, dataA[:14*MiB], nil); err != nil {
 		t.Fatal(err)
 	}
 	en.waitPartsSent(a)
-	// b takes the other 6 pages of the buffer, streaming its first part too.
-	if err := writeSequentially(b, dataB[:12*MiB], nil); err != nil {
+	// b takes the other 6 pages of the buffer, streaming its first parts too (and
+	// a's kept first part is let go for it).
+	if err := writeSequentially(b, dataB[:14*MiB], nil); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "b's part sent", func() bool {
-		memA, _ := writeback.Pages(a)
-		memB, _ := writeback.Pages(b)
-		return writeback.BudgetFree(en.e) == en.cfg.WriteBuffer-int64(memA+memB)*wp
-	})
-	// Without a way out, the buffer is now full of pages to stream (a: 9, b: 6) and
-	// the next page of either waits for the other.
+	en.waitPartsSent(a, b)
+	// Without a way out, the buffer is now full of pages to stream and kept first
+	// parts, and the next page of either waits for the other.
 	memA, sealedA := writeback.Pages(a)
 	memB, sealedB := writeback.Pages(b)
 	t.Logf("budget free %d KiB; a streamed below page %d, %d pages in memory, %d sealed; b below %d, %d and %d",
@@ -315,7 +326,7 @@ func TestConcurrentStreamsDoNotStall(t *testing.T) {
 		f    *writeback.File
 		data []byte
 		from int
-	}{{a, dataA, 14 * MiB}, {b, dataB, 12 * MiB}} {
+	}{{a, dataA, 14 * MiB}, {b, dataB, 14 * MiB}} {
 		go func() { done <- writeSequentiallyFrom(w.f, w.data, w.from) }()
 	}
 	for range 2 {
@@ -346,4 +357,254 @@ func writeSequentiallyFrom(f *writeback.File, data []byte, from int) error {
 		}
 	}
 	return nil
+}
+
+// A new file written front to back streams its first part, S3's smallest (5 MiB),
+// as soon as the writer has passed it, whatever the part size: a file of one 8 MiB
+// part sends 5 MiB while it is written, and its save only the other 3 MiB. A file
+// that ends where the first part does is one PutObject, like every smaller one.
+func TestStreamFirstPartEarly(t *testing.T) {
+	en := newEnv(t, func(c *writeback.Config) { c.PartSize = 8 * MiB; c.WriteBuffer = 32 * MiB })
+	if got := writeback.StreamPartPages(en.e, 1); got != 5 {
+		t.Fatalf("the first part holds %d pages; want 5", got)
+	}
+	for _, c := range []struct {
+		size                            int
+		streams                         bool
+		puts, uploads, parts, completes int
+	}{
+		{size: 5 * MiB, puts: 1},
+		{size: 5*MiB + 1, streams: true, uploads: 1, parts: 2, completes: 1},
+		{size: 8 * MiB, streams: true, uploads: 1, parts: 2, completes: 1},
+		{size: 13*MiB + 1, streams: true, uploads: 1, parts: 3, completes: 1},
+	} {
+		en.resetCounts()
+		key := fmt.Sprintf("file-%d", c.size)
+		data := randBytes(newRand(uint64(c.size)), c.size)
+		f := en.open(key)
+		if err := writeSequentially(f, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		if writeback.Streaming(f) != c.streams {
+			t.Errorf("%d bytes: streaming %v before the save; want %v", c.size, writeback.Streaming(f), c.streams)
+		}
+		if c.streams {
+			en.waitPartsSent(f)
+			if n := en.count(memstore.OpPutPart); n != c.parts-1 {
+				t.Errorf("%d bytes: %d parts sent before the save; want %d", c.size, n, c.parts-1)
+			}
+		}
+		en.save(f)
+		en.checkObject(key, data)
+		for op, want := range map[string]int{memstore.OpPut: c.puts, memstore.OpStartUpload: c.uploads,
+			memstore.OpPutPart: c.parts, memstore.OpComplete: c.completes} {
+			if n := en.count(op); n != want {
+				t.Errorf("%d bytes: %d %s; want %d", c.size, n, op, want)
+			}
+		}
+		f.Drop()
+	}
+	en.waitNoUploads()
+	en.waitBudgetFree()
+}
+
+// A writer that goes back to patch the start of a file it streams, as zip and WAV
+// writers fill in a header before closing, can: the first part's pages were kept, and
+// the part is sent again at the save. A patch that comes while the first part is on
+// its way waits for it.
+func TestStreamHeaderPatched(t *testing.T) {
+	for _, inFlight := range []bool{false, true} {
+		t.Run(fmt.Sprintf("first part on its way %v", inFlight), func(t *testing.T) {
+			en := newEnv(t, func(c *writeback.Config) { c.PartSize = 8 * MiB; c.WriteBuffer = 32 * MiB })
+			gate := make(chan struct{})
+			if inFlight {
+				var first atomic.Bool
+				en.setHook(func(op, key string) error {
+					if op == memstore.OpPutPart && !first.Swap(true) {
+						<-gate
+					}
+					return nil
+				})
+			} else {
+				close(gate)
+			}
+			data := randBytes(newRand(30), 12*MiB)
+			f := en.open("archive")
+			if err := writeSequentially(f, data, nil); err != nil {
+				t.Fatal(err)
+			}
+			if writeback.StreamFloor(f) != 5 {
+				t.Fatalf("streamed below page %d; want 5", writeback.StreamFloor(f))
+			}
+			want := bytes.Clone(data)
+			patches := []struct {
+				off  int64
+				data []byte
+			}{{4, []byte("RIFF size")}, {40, []byte("data size")}, {5*MiB - 3, []byte("across the first part's end")}}
+			done := make(chan error, 1)
+			go func() {
+				for _, p := range patches {
+					if err := f.Write(ctx, p.data, p.off); err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+			if inFlight {
+				select {
+				case err := <-done:
+					t.Fatalf("a patch of the first part returned (%v) while the part was on its way", err)
+				case <-time.After(100 * time.Millisecond):
+				}
+				close(gate)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("patch of the first part: %v", err)
+			}
+			for _, p := range patches {
+				want = patch(want, p.data, p.off)
+			}
+			// The first part reads back, as patched.
+			got := make([]byte, 5*MiB+64*KiB)
+			if n, err := f.ReadAt(ctx, got, 0); err != nil || !bytes.Equal(got[:n], want[:len(got)]) {
+				t.Fatalf("read of the patched first part: %d bytes, %v; %s", n, err, diff(got[:n], want[:len(got)]))
+			}
+			en.save(f)
+			en.checkObject("archive", want)
+			if n := en.count(memstore.OpPutPart); n != 3 {
+				t.Errorf("%d parts sent; want 3 (the first one twice)", n)
+			}
+			f.Drop()
+			en.waitNoUploads()
+			en.waitBudgetFree()
+		})
+	}
+}
+
+// The first part's pages, back from their upload, are pages like any other: when the
+// buffer is short, they are sealed into the spill file, and still a writer can go back
+// to them; the save is whole and the budget never goes over.
+func TestStreamFirstPartSealedWhenMemoryShort(t *testing.T) {
+	en := newEnv(t, func(c *writeback.Config) { c.WriteBuffer = 3 * c.PartSize }) // the least the mount allows
+	gate := make(chan struct{})
+	var parts atomic.Int64
+	en.setHook(func(op, key string) error {
+		if op == memstore.OpPutPart && parts.Add(1) > 1 {
+			<-gate // the parts after the first wait, so the buffer fills
+		}
+		return nil
+	})
+	f := en.open("long")
+	sampler := sampleBudget(en)
+	data := randBytes(newRand(33), 20*MiB)
+	done := make(chan error, 1)
+	go func() { done <- writeSequentially(f, data, nil) }()
+	waitFor(t, "the first part sealed", func() bool { return writeback.Spilled(f, 0) })
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	header := []byte("a header filled in at the end")
+	en.write(f, header, 0)
+	want := patched(data, header, 0)
+	en.save(f)
+	if free := sampler.stop(); free < -2*wp {
+		t.Errorf("the write budget went %d KiB over its limit", -free/KiB)
+	}
+	en.checkObject("long", want)
+	f.Drop()
+	en.waitNoUploads()
+	en.waitBudgetFree()
+}
+
+// While only the first part has left, a streaming file can still be saved whole
+// elsewhere: a conflict's copy beside holds it all; it can be cut anywhere; and a save
+// that failed gives the stream up, so that the next one sends the file whole.
+func TestStreamOfOnePartSavedWhole(t *testing.T) {
+	t.Run("beside a conflict", func(t *testing.T) {
+		en := newEnv(t, func(c *writeback.Config) { c.PartSize = 8 * MiB; c.WriteBuffer = 32 * MiB })
+		f := en.open("doc") // a new file: saved with If-None-Match
+		data := randBytes(newRand(34), 8*MiB)
+		if err := writeSequentially(f, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !writeback.Streaming(f) {
+			t.Fatal("not streaming")
+		}
+		en.put("doc", []byte("theirs"))
+		_, err := f.Save(ctx)
+		var conflict *writeback.ConflictError
+		if !errors.As(err, &conflict) || conflict.SavedAs == "" {
+			t.Fatalf("Save = %v; want a conflict saved beside", err)
+		}
+		en.checkObject(conflict.SavedAs, data)
+		if got, _, _, _ := en.store.Object("doc"); string(got) != "theirs" {
+			t.Errorf("doc holds %d bytes; want theirs", len(got))
+		}
+		f.Drop()
+		en.waitNoUploads()
+		en.waitBudgetFree()
+	})
+	t.Run("cut below its first part", func(t *testing.T) {
+		en := newEnv(t, func(c *writeback.Config) { c.PartSize = 8 * MiB; c.WriteBuffer = 32 * MiB })
+		f := en.open("doc")
+		data := randBytes(newRand(36), 6*MiB)
+		if err := writeSequentially(f, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !writeback.Streaming(f) {
+			t.Fatal("not streaming")
+		}
+		en.truncate(f, MiB+7)
+		en.save(f)
+		en.checkObject("doc", data[:MiB+7])
+		if n := en.count(memstore.OpPut); n != 1 {
+			t.Errorf("%d PutObject; want the file cut and whole in one", n)
+		}
+		f.Drop()
+		en.waitNoUploads()
+		en.waitBudgetFree()
+	})
+	t.Run("after a failure", func(t *testing.T) {
+		en := newEnv(t, func(c *writeback.Config) { c.PartSize = 8 * MiB; c.WriteBuffer = 32 * MiB })
+		en.failOp(memstore.OpComplete, false)
+		f := en.open("doc")
+		data := randBytes(newRand(35), 8*MiB)
+		if err := writeSequentially(f, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Save(ctx); err == nil {
+			t.Fatal("the save succeeded")
+		}
+		en.setHook(nil)
+		en.resetCounts()
+		en.save(f)
+		en.checkObject("doc", data)
+		if n := en.count(memstore.OpPut); n != 1 {
+			t.Errorf("the save after a failure sent %d PutObject; want the file whole in one", n)
+		}
+		f.Drop()
+		en.waitNoUploads()
+		en.waitBudgetFree()
+	})
+}
+
+// The parts of a stream hold the largest object S3 allows within its 10,000 parts,
+// each between S3's smallest part and its largest, whatever the part size.
+func TestStreamPartsHoldTheLargestObject(t *testing.T) {
+	for _, ps := range []int64{5 * MiB, 8 * MiB, 64 * MiB, 1 << 30, 5 << 30} {
+		en := newEnv(t, func(c *writeback.Config) { c.PartSize = ps })
+		var total int64
+		for n := int32(1); n <= 10000; n++ {
+			size := writeback.StreamPartPages(en.e, n) * wp
+			if size < 5*MiB || size > 5<<30 {
+				t.Fatalf("part size %d MiB: part %d holds %d MiB", ps/MiB, n, size/MiB)
+			}
+			total += size
+		}
+		if total < writeback.MaxObjectSize {
+			t.Errorf("part size %d MiB: 10,000 parts hold %d GiB, less than the largest object", ps/MiB, total>>30)
+		}
+	}
 }
