@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ssecfs/ssecfs/integration/s3server"
@@ -19,9 +20,16 @@ type bench struct {
 	logDir string
 	srv    *s3server.Server
 	proxy  *countingProxy
-	sdk    *sdk
+	sdk    *sdk            // setup and checks
+	sdks   map[string]*sdk // the ceiling's, by HTTP version
 	g      *gen
 	crc    uint32
+	cols   []column
+	base   baseline
+
+	dataset, smallTree *tree
+	local              string // the tmpfs of the copies: src/ holds the dataset, out/ receives copies
+	localMounted       bool
 
 	keyFile, passwdFile, rcloneConf string
 
@@ -32,22 +40,21 @@ type bench struct {
 	stopMu  sync.Mutex
 	stopped bool
 
-	busyBefore float64 // share of CPU busy just before the run (other work skews the numbers)
-	loadStart  string
-	mon        *loadMonitor
-	elapsed    time.Duration
+	busyBefore  float64       // share of CPU busy just before the run (other work skews the numbers)
+	quietWaited time.Duration // spent in waitQuiet so far
+	loadStart   string
+	mon         *loadMonitor
+	elapsed     time.Duration
 }
 
 const (
-	ceilingBucket = "bench-sdk"
-	listBucket    = "bench-list"
-	bigObject     = "read.bin"
-	writeObject   = "write.bin"
-	smallDir      = "small"
-	listDir       = "many"
+	dataBucket  = "bench-data" // what every column reads: the large object and the trees
+	listBucket  = "bench-list"
+	bigObject   = "read.bin"
+	writeObject = "write.bin"
+	smallDir    = "small"
+	listDir     = "many"
 )
-
-func toolBucket(tool string) string { return "bench-" + tool }
 
 func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "[%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
@@ -103,23 +110,39 @@ func (b *bench) run(ctx context.Context) error {
 	if err := b.writeCredentials(key); err != nil {
 		return err
 	}
-	if b.sdk, err = newSDK(b.srv, key); err != nil {
+	if b.sdk, err = newSDK(endpointOf(b.srv), key, "1.1"); err != nil {
 		return err
+	}
+	b.sdks = map[string]*sdk{}
+	for _, p := range b.cfg.protocols {
+		if b.sdks[p], err = newSDK(endpointOf(b.srv), key, p); err != nil {
+			return err
+		}
 	}
 	b.g = newGen(b.cfg.seed)
 	b.crc = b.g.crc(b.cfg.size)
 	b.mountErr = map[string]error{}
+	b.cols = b.columns()
 
 	if err := b.setup(ctx); err != nil {
 		return fmt.Errorf("setup: %w", err)
 	}
-	b.ceiling(ctx)
-	for _, tool := range b.cfg.tools {
-		if ctx.Err() != nil {
-			break
+	// Round after round, every column in turn: a drift of the machine or of the server over the run spreads over
+	// every column instead of favouring the first.
+	for round := 1; round <= b.cfg.runs && ctx.Err() == nil; round++ {
+		for _, col := range b.cols {
+			if ctx.Err() != nil {
+				break
+			}
+			b.logf("round %d of %d: %s...", round, b.cfg.runs, col.label())
+			if col.tool == colCeiling {
+				b.ceiling(ctx, col, round)
+			} else {
+				b.runTool(ctx, col, round)
+			}
 		}
-		b.runTool(ctx, tool)
 	}
+	b.noteRSS()
 	elapsed := time.Since(t0)
 	report := b.report(elapsed)
 	fmt.Println(report)
@@ -135,22 +158,22 @@ func (b *bench) run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// setup creates the buckets and the objects the tools read: the big object in each tool's bucket (written by the SDK
-// like the ceiling's, so every tool reads the same layout) and the directory to list.
+// setup creates the buckets and what every column reads, written with the SDK beforehand so that every tool reads
+// the same object layout: the large object and the two trees in the data bucket, the directory to list, and the local
+// copy of the dataset that is copied into each mount.
 func (b *bench) setup(ctx context.Context) error {
-	buckets := []string{ceilingBucket, listBucket}
-	for _, t := range b.cfg.tools {
-		buckets = append(buckets, toolBucket(t))
+	buckets := []string{dataBucket, listBucket}
+	for _, c := range b.cols {
+		buckets = append(buckets, c.bucket())
 	}
 	for _, name := range buckets {
 		if err := b.sdk.createBucket(ctx, name); err != nil {
 			return fmt.Errorf("creating bucket %s: %w", name, err)
 		}
-	}
-	// SeaweedFS gives each bucket its own volumes on its first write; do that here, not in a timed workload. The tool
-	// buckets get theirs with read.bin below.
-	if err := b.sdk.putMultipart(ctx, ceilingBucket, "warmup.bin", b.g, 2*b.cfg.partSize, b.cfg.partSize, b.cfg.concurrency); err != nil {
-		return fmt.Errorf("writing %s/warmup.bin: %w", ceilingBucket, err)
+		// SeaweedFS gives each bucket its own volumes on its first write; do that here, not in a timed workload.
+		if err := b.sdk.put(ctx, name, "warmup", []byte("warm up\n")); err != nil {
+			return fmt.Errorf("writing %s/warmup: %w", name, err)
+		}
 	}
 	t0 := time.Now()
 	b.logf("setup: writing %d objects into %s/%s/ (32 at a time)...", b.cfg.listFiles, listBucket, listDir)
@@ -161,15 +184,52 @@ func (b *bench) setup(ctx context.Context) error {
 		return err
 	}
 	b.logf("setup: %d objects in %v", b.cfg.listFiles, time.Since(t0).Round(time.Millisecond))
-	for _, t := range b.cfg.tools {
+	if b.cfg.workloads["seq"] || b.cfg.workloads["random"] {
 		t0 := time.Now()
-		if err := b.sdk.putMultipart(ctx, toolBucket(t), bigObject, b.g, b.cfg.size, b.cfg.partSize, b.cfg.concurrency); err != nil {
-			return fmt.Errorf("writing %s/%s: %w", toolBucket(t), bigObject, err)
+		if err := b.sdk.putMultipart(ctx, dataBucket, bigObject, b.g, b.cfg.size, b.cfg.partSize, b.cfg.concurrency); err != nil {
+			return fmt.Errorf("writing %s/%s: %w", dataBucket, bigObject, err)
 		}
-		b.logf("setup: %s/%s (%s) in %v", toolBucket(t), bigObject, formatSize(b.cfg.size), time.Since(t0).Round(time.Millisecond))
+		b.logf("setup: %s/%s (%s) in %v", dataBucket, bigObject, formatSize(b.cfg.size), time.Since(t0).Round(time.Millisecond))
+	}
+	// The trees: content far from the large object's and the small files' in the generator's stream.
+	b.dataset = newTree(b.g, datasetDir, b.cfg.treeFiles, b.cfg.treeFileSize, 1<<42)
+	b.smallTree = newTree(b.g, smallTreeDir, b.cfg.smallTreeFiles, b.cfg.smallTreeSize, 1<<43)
+	b.local = filepath.Join(b.dir, "local")
+	// Room for the source of the copies in, one copy out at a time, and slack.
+	b.localMounted = mountTmpfs(b.local, 2*max(b.dataset.bytes(), b.smallTree.bytes())+64<<20)
+	if !b.localMounted {
+		b.logf("warning: could not mount a tmpfs at %s: the local side of the copies is on disk", b.local)
+	}
+	for _, t := range []*tree{b.dataset, b.smallTree} {
+		if (t == b.dataset && !b.cfg.workloads["tree"]) || (t == b.smallTree && !b.cfg.workloads["smalltree"]) {
+			continue
+		}
+		t0 := time.Now()
+		src := filepath.Join(b.local, "src", t.dir)
+		if err := t.writeLocal(b.g, src); err != nil {
+			return fmt.Errorf("writing the local %s: %w", t.dir, err)
+		}
+		if err := b.sdk.uploadTree(ctx, dataBucket, t.dir+"/", src, t.names(), b.cfg.copyJobs); err != nil {
+			return fmt.Errorf("writing %s/%s/: %w", dataBucket, t.dir, err)
+		}
+		if t == b.smallTree {
+			// Only the dataset is copied in.
+			if err := os.RemoveAll(src); err != nil {
+				return err
+			}
+		}
+		b.logf("setup: %s/%s/ (%d files of %s) in %v", dataBucket, t.dir, t.files, formatSize(t.size), time.Since(t0).Round(time.Millisecond))
 	}
 	return nil
 }
+
+// outDir is a fresh path in the local tmpfs for one copy out; clearOut removes every copy.
+func (b *bench) outDir(name string) string {
+	_ = os.MkdirAll(filepath.Join(b.local, "out"), 0o755)
+	return filepath.Join(b.local, "out", name)
+}
+
+func (b *bench) clearOut() { _ = os.RemoveAll(filepath.Join(b.local, "out")) }
 
 // coldStart drops the kernel's page cache before a read workload, if asked to (and if allowed to).
 func (b *bench) coldStart() {
@@ -189,6 +249,12 @@ func (b *bench) cleanup() {
 	}
 	b.stopped = true
 	b.mounts.unmountAll()
+	if b.localMounted {
+		if err := syscall.Unmount(b.local, syscall.MNT_DETACH); err != nil {
+			fmt.Fprintln(os.Stderr, "bench: unmounting the tmpfs:", err)
+		}
+		b.localMounted = false
+	}
 	if b.proxy != nil {
 		_ = b.proxy.Close()
 	}

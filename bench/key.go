@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 )
@@ -25,13 +26,30 @@ func newSSEKey() (sseKey, error) {
 	if _, err := cryptorand.Read(raw); err != nil {
 		return sseKey{}, err
 	}
+	return keyOf(raw), nil
+}
+
+// sseKeyFromFile reads the key file writeCredentials wrote (one base64 key).
+func sseKeyFromFile(path string) (sseKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return sseKey{}, err
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(raw) != 32 {
+		return sseKey{}, fmt.Errorf("%s does not hold one base64 key of 32 bytes", path)
+	}
+	return keyOf(raw), nil
+}
+
+func keyOf(raw []byte) sseKey {
 	sum := md5.Sum(raw)
 	return sseKey{
 		raw: raw,
 		b64: base64.StdEncoding.EncodeToString(raw),
 		md5: base64.StdEncoding.EncodeToString(sum[:]),
 		alg: "AES256",
-	}, nil
+	}
 }
 
 func (k sseKey) headers() (alg, key, md *string) {

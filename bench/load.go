@@ -163,9 +163,19 @@ func (m *loadMonitor) own(pid int, stats map[int]procStat) bool {
 }
 
 // waitQuiet waits, at most -quiet-wait, until other processes use less than a quarter of a CPU over a second, so that
-// a measurement does not start in the middle of someone else's build or test run.
+// a measurement does not start in the middle of someone else's build or test run. Past -quiet-budget of waiting in
+// all, it only samples that second.
 func (b *bench) waitQuiet(ctx context.Context) {
-	deadline := time.Now().Add(b.cfg.quietWait)
+	start := time.Now()
+	defer func() {
+		b.stopMu.Lock()
+		b.quietWaited += max(time.Since(start)-time.Second, 0) // the one-second sample is not waiting
+		b.stopMu.Unlock()
+	}()
+	b.stopMu.Lock()
+	left := b.cfg.quietBudget - b.quietWaited
+	b.stopMu.Unlock()
+	deadline := time.Now().Add(min(b.cfg.quietWait, max(left, 0)))
 	said := false
 	for ctx.Err() == nil {
 		w := b.watch()

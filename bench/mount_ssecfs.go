@@ -11,11 +11,11 @@ import (
 )
 
 // mountSSECFS mounts with the ssecfs binary in background mode, as users do.
-func (b *bench) mountSSECFS(ctx context.Context, t target, mp string) (*mount, error) {
+func (b *bench) mountSSECFS(ctx context.Context, t target, mp, proto string) (*mount, error) {
 	logFile := filepath.Join(b.logDir, filepath.Base(mp)+".log")
 	args := append([]string{"mount",
 		"--endpoint", t.endpoint, "--ca-bundle", t.caFile, "--key-file", b.keyFile,
-		"--log-file", logFile,
+		"--log-file", logFile, "--http-version", proto,
 	}, b.ssecfsFlags()...)
 	args = append(args, t.bucket, mp)
 	cctx, cancel := context.WithTimeout(ctx, mountTimeout)

@@ -115,3 +115,27 @@ func readFile(p string) string {
 	b, _ := os.ReadFile(p)
 	return string(b)
 }
+
+// procCPU is the user and system time pid has used so far (all its threads), in seconds; -1 if unknown.
+func procCPU(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	s := string(data)
+	close := strings.LastIndexByte(s, ')')
+	if close < 0 {
+		return -1
+	}
+	f := strings.Fields(s[close+1:])
+	if len(f) < 13 {
+		return -1
+	}
+	// After the command: state(0) ppid(1) ... utime(11) stime(12), in clock ticks.
+	ut, err1 := strconv.ParseUint(f[11], 10, 64)
+	st, err2 := strconv.ParseUint(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return float64(ut+st) / clockTicks
+}

@@ -30,6 +30,7 @@ type countingProxy struct {
 
 	mu     sync.Mutex
 	counts map[string]int
+	protos map[string]bool // the HTTP versions of the requests counted, as "HTTP/1.1", "HTTP/2.0"
 }
 
 func startProxy(s *s3server.Server, dir string) (*countingProxy, error) {
@@ -58,7 +59,7 @@ func startProxy(s *s3server.Server, dir string) (*countingProxy, error) {
 		MaxIdleConnsPerHost: 128,
 		IdleConnTimeout:     90 * time.Second,
 	}
-	p := &countingProxy{CAFile: caFile, counts: map[string]int{}}
+	p := &countingProxy{CAFile: caFile, counts: map[string]int{}, protos: map[string]bool{}}
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(upstream)
@@ -79,11 +80,19 @@ func startProxy(s *s3server.Server, dir string) (*countingProxy, error) {
 		}),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: time.Minute,
-		// HTTP/1.1 only, as the S3 server speaks: a tool must not get HTTP/2 here and not there.
-		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+		// HTTP/1.1 and HTTP/2, as the S3 server offers them: each tool speaks here what it speaks there (and
+		// ssecfs --http-version 2 can be counted too).
+		Protocols: protocols(true, true),
 	}
 	go func() { _ = p.srv.ServeTLS(ln, "", "") }()
 	return p, nil
+}
+
+func protocols(h1, h2 bool) *http.Protocols {
+	var p http.Protocols
+	p.SetHTTP1(h1)
+	p.SetHTTP2(h2)
+	return &p
 }
 
 // note counts r by kind: LIST (a GET of the bucket itself), or the method of a request that names an object.
@@ -98,13 +107,27 @@ func (p *countingProxy) note(r *http.Request) {
 	}
 	p.mu.Lock()
 	p.counts[kind]++
+	p.protos[r.Proto] = true
 	p.mu.Unlock()
 }
 
 func (p *countingProxy) reset() {
 	p.mu.Lock()
 	p.counts = map[string]int{}
+	p.protos = map[string]bool{}
 	p.mu.Unlock()
+}
+
+// versions are the HTTP versions of the requests counted since the reset: "1.1", "2", or "1.1+2".
+func (p *countingProxy) versions() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for proto := range p.protos {
+		out = append(out, strings.TrimSuffix(strings.TrimPrefix(proto, "HTTP/"), ".0"))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "+")
 }
 
 // snapshot returns the total and a breakdown like "10 LIST, 2 HEAD".

@@ -4,13 +4,15 @@ import (
 	"fmt"
 )
 
-// colCeiling is the column of the SDK ceiling.
-const colCeiling = "ceiling"
-
 // Rows of the table, in order.
 const (
 	rowSeqWrite  = "seqwrite"
 	rowSeqRead   = "seqread"
+	rowCPU       = "cpu"
+	rowTreeOut   = "treeout"
+	rowTreePar   = "treepar"
+	rowSmallTree = "smalltree"
+	rowTreeIn    = "treein"
 	rowRand4K    = "rand4k"
 	rowRand1M    = "rand1m"
 	rowCreate    = "create"
@@ -20,15 +22,36 @@ const (
 	rowRSS       = "rss"
 )
 
-var rowOrder = []string{rowSeqWrite, rowSeqRead, rowRand4K, rowRand1M, rowCreate, rowReadSmall, rowList, rowListReq, rowRSS}
+var rowOrder = []string{rowSeqWrite, rowSeqRead, rowCPU, rowTreeOut, rowTreePar, rowSmallTree, rowTreeIn,
+	rowRand4K, rowRand1M, rowCreate, rowReadSmall, rowList, rowListReq, rowRSS}
+
+// Workload groups, for -workloads: each names the rows it measures.
+var workloadGroups = []struct {
+	name string
+	rows []string
+}{
+	{"seq", []string{rowSeqWrite, rowSeqRead, rowCPU}},
+	{"tree", []string{rowTreeOut, rowTreePar, rowTreeIn}},
+	{"smalltree", []string{rowSmallTree}},
+	{"random", []string{rowRand4K, rowRand1M}},
+	{"files", []string{rowCreate, rowReadSmall}},
+	{"list", []string{rowList, rowListReq}},
+}
+
+// lessIsBetter rows: their ratios are read the other way.
+func lessIsBetter(row string) bool {
+	return row == rowCPU || row == rowListReq || row == rowRSS
+}
 
 func rowUnit(row string) string {
 	switch row {
-	case rowSeqWrite, rowSeqRead:
+	case rowSeqWrite, rowSeqRead, rowTreeOut, rowTreePar, rowTreeIn:
 		return "MiB/s"
+	case rowCPU:
+		return "CPU-s/GiB"
 	case rowRand4K, rowRand1M:
 		return "reads/s"
-	case rowCreate, rowReadSmall:
+	case rowCreate, rowReadSmall, rowSmallTree:
 		return "files/s"
 	case rowList:
 		return "entries/s"
@@ -46,6 +69,16 @@ func rowLabelShort(row string) string {
 		return "sequential write"
 	case rowSeqRead:
 		return "sequential read, cold"
+	case rowCPU:
+		return "client CPU per GiB read"
+	case rowTreeOut:
+		return "cp -r of the tree out"
+	case rowTreePar:
+		return "parallel cp of the tree out"
+	case rowSmallTree:
+		return "cp -r of the small files out"
+	case rowTreeIn:
+		return "cp -r of the tree in"
 	case rowRand4K:
 		return "random 4 KiB reads"
 	case rowRand1M:
@@ -71,6 +104,16 @@ func (b *bench) rowLabel(row string) string {
 		return fmt.Sprintf("Sequential write, %s, 1 MiB writes (MiB/s)", formatSize(c.size))
 	case rowSeqRead:
 		return fmt.Sprintf("Sequential read, %s, cold (MiB/s)", formatSize(c.size))
+	case rowCPU:
+		return "Client CPU seconds per GiB of that read (less is better)"
+	case rowTreeOut:
+		return fmt.Sprintf("`cp -r` of %d files of %s out, cold (MiB/s)", c.treeFiles, formatSize(c.treeFileSize))
+	case rowTreePar:
+		return fmt.Sprintf("%d `cp` at once, %d of those files each, cold (MiB/s)", c.copyJobs, (c.treeFiles+c.copyJobs-1)/c.copyJobs)
+	case rowSmallTree:
+		return fmt.Sprintf("`cp -r` of %s files of %s out, cold (files/s)", commas(int64(c.smallTreeFiles)), formatSize(c.smallTreeSize))
+	case rowTreeIn:
+		return fmt.Sprintf("`cp -r` of the %d x %s tree into the mount (MiB/s)", c.treeFiles, formatSize(c.treeFileSize))
 	case rowRand4K:
 		return fmt.Sprintf("Random 4 KiB reads, %d one at a time (reads/s)", c.rand4k)
 	case rowRand1M:
@@ -87,4 +130,16 @@ func (b *bench) rowLabel(row string) string {
 		return "Peak RSS of the mount process, MiB (less is better)"
 	}
 	return row
+}
+
+// measures reports whether the run measures row (its group is in -workloads).
+func (b *bench) measures(row string) bool {
+	for _, g := range workloadGroups {
+		for _, r := range g.rows {
+			if r == row {
+				return b.cfg.workloads[g.name]
+			}
+		}
+	}
+	return row == rowRSS
 }

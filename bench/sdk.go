@@ -11,6 +11,8 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,18 +23,29 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/ssecfs/ssecfs/bucket"
 	"github.com/ssecfs/ssecfs/integration/s3server"
 )
 
 // sdk is the AWS SDK client of the ceiling measurements and of the setup: path style, static credentials, the
-// server's CA only, and a connection pool deep enough for the concurrency used (net/http keeps only two idle
-// connections per host by default, which would cost a TLS handshake per request beyond two in flight).
+// server's CA only, and the transport ssecfs itself uses for the HTTP version asked (bucket.TuneTransport: the same
+// buffers, connection pool and HTTP/2 windows), so that the ceiling and ssecfs run at the same settings.
 type sdk struct {
-	c   *s3.Client
-	key sseKey
+	c     *s3.Client
+	key   sseKey
+	proto string // "1.1" or "2"; "" for ALPN's choice
 }
 
-func newSDK(srv *s3server.Server, key sseKey) (*sdk, error) {
+// s3Endpoint is what a client needs to reach the server: what the bench's ceiling child is handed.
+type s3Endpoint struct {
+	Endpoint, CAFile, Region, AccessKey, SecretKey string
+}
+
+func endpointOf(srv *s3server.Server) s3Endpoint {
+	return s3Endpoint{Endpoint: srv.Endpoint, CAFile: srv.CAFile, Region: srv.Region, AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}
+}
+
+func newSDK(srv s3Endpoint, key sseKey, proto string) (*sdk, error) {
 	caPEM, err := os.ReadFile(srv.CAFile)
 	if err != nil {
 		return nil, err
@@ -41,11 +54,16 @@ func newSDK(srv *s3server.Server, key sseKey) (*sdk, error) {
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, fmt.Errorf("no certificate in %s", srv.CAFile)
 	}
+	version, err := bucket.ParseHTTPVersion(proto)
+	if err != nil {
+		return nil, err
+	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.Proxy = nil // loopback only
 	tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	tr.MaxIdleConns = 256
-	tr.MaxIdleConnsPerHost = 64
+	if err := bucket.TuneTransport(tr, version); err != nil {
+		return nil, err
+	}
 	cfg := aws.Config{
 		Region:                     srv.Region,
 		Credentials:                aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(srv.AccessKey, srv.SecretKey, "")),
@@ -57,7 +75,7 @@ func newSDK(srv *s3server.Server, key sseKey) (*sdk, error) {
 		o.BaseEndpoint = aws.String(srv.Endpoint)
 		o.UsePathStyle = true
 	})
-	return &sdk{c: c, key: key}, nil
+	return &sdk{c: c, key: key, proto: proto}, nil
 }
 
 func (s *sdk) createBucket(ctx context.Context, name string) error {
@@ -278,4 +296,81 @@ func httpStatus(err error) int {
 		return re.HTTPStatusCode()
 	}
 	return 0
+}
+
+// downloadTree fetches prefix+name for every name with whole-object keyed GETs, conc at once, each into the file
+// dst/name (dst is created): a tree download as a tool that knows the listing would do it.
+func (s *sdk) downloadTree(ctx context.Context, bucket, prefix string, names []string, dst string, conc int) error {
+	if err := os.Mkdir(dst, 0o755); err != nil {
+		return err
+	}
+	alg, k, md := s.key.headers()
+	bufs := sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+	return forEach(ctx, len(names), conc, func(ctx context.Context, i int) error {
+		out, err := s.c.GetObject(ctx, &s3.GetObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(prefix + names[i]),
+			SSECustomerAlgorithm: alg, SSECustomerKey: k, SSECustomerKeyMD5: md,
+		})
+		if err != nil {
+			return fmt.Errorf("GetObject %s: %w", names[i], err)
+		}
+		defer out.Body.Close()
+		f, err := os.Create(filepath.Join(dst, names[i]))
+		if err != nil {
+			return err
+		}
+		buf := bufs.Get().(*[]byte)
+		defer bufs.Put(buf)
+		_, err = io.CopyBuffer(f, out.Body, *buf)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	})
+}
+
+// uploadTree writes every file src/name to prefix+name with one keyed PutObject each, conc at once: a tree upload as
+// a tool would do it, reading each file whole first (files of a tree fit in memory; larger ones would be multipart).
+func (s *sdk) uploadTree(ctx context.Context, bucket, prefix, src string, names []string, conc int) error {
+	bufs := sync.Pool{New: func() any { return new([]byte) }}
+	return forEach(ctx, len(names), conc, func(ctx context.Context, i int) error {
+		buf := bufs.Get().(*[]byte)
+		defer bufs.Put(buf)
+		f, err := os.Open(filepath.Join(src, names[i]))
+		if err != nil {
+			return err
+		}
+		st, err := f.Stat()
+		if err == nil && int64(cap(*buf)) < st.Size() {
+			*buf = make([]byte, st.Size())
+		}
+		var n int
+		if err == nil {
+			n, err = io.ReadFull(f, (*buf)[:st.Size()])
+		}
+		f.Close()
+		if err != nil {
+			return err
+		}
+		if err := s.put(ctx, bucket, prefix+names[i], (*buf)[:n]); err != nil {
+			return fmt.Errorf("PutObject %s: %w", names[i], err)
+		}
+		return nil
+	})
+}
+
+// listSizes lists prefix (recursively) and returns each object's size by key relative to prefix.
+func (s *sdk) listSizes(ctx context.Context, bucket, prefix string) (map[string]int64, error) {
+	out := map[string]int64{}
+	p := s3.NewListObjectsV2Paginator(s.c, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return out, err
+		}
+		for _, o := range page.Contents {
+			out[strings.TrimPrefix(aws.ToString(o.Key), prefix)] = aws.ToInt64(o.Size)
+		}
+	}
+	return out, nil
 }

@@ -41,6 +41,27 @@ func (b *bench) waitCount(ctx context.Context, bucket, prefix string, n int) err
 	}
 }
 
+// waitTree waits until every file of t is listed under prefix at its full size.
+func (b *bench) waitTree(ctx context.Context, bucket, prefix string, t *tree) error {
+	deadline := time.Now().Add(b.cfg.stepTimeout)
+	for {
+		sizes, err := b.sdk.listSizes(ctx, bucket, prefix)
+		complete := 0
+		for _, name := range t.names() {
+			if sizes[name] == t.size {
+				complete++
+			}
+		}
+		if err == nil && complete == t.files {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("only %d of %d files complete in S3 under %s/%s (err %v)", complete, t.files, bucket, prefix, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // verifyObject checks an object a tool wrote: it must be SSE-C (a HEAD without the key fails) and, read with the key,
 // hold what was written (the CRC for a large object, the bytes for a small one). The finding goes into the report.
 func (b *bench) verifyObject(ctx context.Context, tool, bucket, key string, size int64, crc uint32, body []byte) error {
