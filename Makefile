@@ -7,6 +7,7 @@ BIN     := bin
 SSECFS  := $(BIN)/ssecfs
 TESTTIMEOUT ?= 25m
 BENCH_SIZE ?= 1GiB
+BENCH_FLAGS ?=
 FUZZTIME ?= 30s
 SSECFS_STRESS_SCALE ?= 10
 
@@ -59,10 +60,11 @@ demo: deps build
 	@scripts/demo.sh
 
 # ssecfs against the AWS SDK's ceiling, s3fs and rclone mount, on SSE-C objects of a local
-# server; writes docs/BENCHMARKS.md. Not part of `make test`. BENCH_SIZE=256MiB for a quick run.
+# server, over HTTP/1.1 and HTTP/2; writes docs/BENCHMARKS.md (about half an hour). Not part of
+# `make test`. BENCH_SIZE=256MiB, or BENCH_FLAGS='-runs 1', for a quicker run (go run ./bench -h).
 bench: deps build
 	scripts/install-bench-deps.sh
-	$(GO) run ./bench -size $(BENCH_SIZE) -out docs/BENCHMARKS.md
+	$(GO) run ./bench -size $(BENCH_SIZE) $(BENCH_FLAGS) -out docs/BENCHMARKS.md
 
 # Every native fuzz target (func FuzzXxx in a _test.go file) for FUZZTIME each, one
 # after the other: go test -fuzz runs one target at a time. A failure stops here, its
