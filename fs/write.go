@@ -205,6 +205,9 @@ func (n *fileNode) save(ctx context.Context) syscall.Errno {
 		return n.fsys.errno("save", c.Key(), err)
 	}
 	saved, err := c.Save(ctx)
+	if err != nil && saved.ETag != "" {
+		n.savedAs(saved.ETag, saved.Size) // the content is saved, though not all is (its attributes)
+	}
 	var conflict *writeback.ConflictError
 	switch {
 	case errors.As(err, &conflict):
@@ -324,6 +327,7 @@ func (n *fileNode) persistMeta(ctx context.Context) syscall.Errno {
 	c, cut := n.content, n.cutPending
 	n.mu.Unlock()
 	if c != nil && (c.Dirty() || cut) {
+		c.MetaChanged()
 		return 0 // saved with the content at flush (an O_TRUNC open's cut included)
 	}
 	n.mu.Lock()

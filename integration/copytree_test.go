@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -250,4 +251,60 @@ func TestHeaderPatchedAfterFirstPartLeft(t *testing.T) {
 	}
 	want := append(bytes.Clone(header), data[len(header):]...)
 	wpCheckAll(t, f, mp, "archive", want)
+}
+
+// cp -a and tar x set a file's times, mode and owner before they close it, after the
+// last write: the object holds them, whether the file was sent whole at close or
+// streamed while it was written.
+func TestCopyKeepsAttributes(t *testing.T) {
+	f := newFixture(t)
+	mp := f.mount()
+	src := filepath.Join(f.dir, "src")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	sizes := map[string]int{"small": 1 << 20, "eight": 8 << 20, "twenty": 20 << 20}
+	for name, size := range sizes {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, randomBytes(size, uint64(size)), 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, mtime, mtime); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ dir, cmd string }{
+		{"cp", "cp -a " + src + "/. " + mp + "/cp/"},
+		{"tar", "tar -C " + src + " -cf - . | tar -C " + mp + "/tar -xpf -"},
+	} {
+		if err := os.MkdirAll(filepath.Join(mp, c.dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("sh", "-c", c.cmd).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", c.cmd, err, out)
+		}
+		for name := range sizes {
+			meta, err := nsHead(f, c.dir+"/"+name, true)
+			if err != nil {
+				t.Errorf("%s/%s: %v", c.dir, name, err)
+				continue
+			}
+			if whole, _, _ := strings.Cut(meta["mtime"], "."); whole != fmt.Sprint(mtime.Unix()) {
+				t.Errorf("%s/%s: x-amz-meta-mtime %q; want %d", c.dir, name, meta["mtime"], mtime.Unix())
+			}
+			if want := fmt.Sprint(syscall.S_IFREG | 0o640); meta["mode"] != want {
+				t.Errorf("%s/%s: x-amz-meta-mode %q; want %s", c.dir, name, meta["mode"], want)
+			}
+			if meta["uid"] != "1234" || meta["gid"] != "5678" {
+				t.Errorf("%s/%s: x-amz-meta-uid %q, -gid %q; want 1234, 5678", c.dir, name, meta["uid"], meta["gid"])
+			}
+		}
+	}
 }

@@ -70,6 +70,12 @@ func (f *File) Save(ctx context.Context) (Saved, error) {
 	f.mu.Unlock()
 	meta := f.meta()
 	saved, err := f.saveAs(ctx, key, meta, cond)
+	var metaErr *MetaError
+	if errors.As(err, &metaErr) {
+		f.setSaveFailed(true) // close is told, but the content is saved
+		f.saved(saved.ETag, saved.Size, gen)
+		return saved, err
+	}
 	if errors.Is(err, bucket.ErrChanged) && cond != (bucket.Condition{}) {
 		f.setSaveFailed(true)
 		return Saved{}, f.e.conflict(f.saveBeside(ctx, key, meta, gen, err))
@@ -116,9 +122,18 @@ func (f *File) saveBeside(ctx context.Context, key string, meta map[string]strin
 // saveAs uploads the file as it is now as object key.
 func (f *File) saveAs(ctx context.Context, key string, meta map[string]string, cond bucket.Condition) (Saved, error) {
 	f.mu.Lock()
-	if f.stream != nil && key != f.stream.key && !f.unstreamLocked() {
-		f.mu.Unlock()
-		return Saved{}, fmt.Errorf("%s was streamed to S3 while written; it cannot be saved under another name", f.stream.key)
+	if s := f.stream; s != nil && (key != s.key || s.metaStale) {
+		// The stream cannot be completed as it is: give it up, to send the file whole,
+		// if only its first part has left (once that is back).
+		if s.floor == s.headPages && !s.headHome {
+			f.mu.Unlock()
+			<-s.headSent
+			f.mu.Lock()
+		}
+		if !f.unstreamLocked() && key != s.key {
+			f.mu.Unlock()
+			return Saved{}, fmt.Errorf("%s was streamed to S3 while written; it cannot be saved under another name", s.key)
+		}
 	}
 	size, s := f.size, f.stream
 	var rest int64
@@ -129,6 +144,10 @@ func (f *File) saveAs(ctx context.Context, key string, meta map[string]string, c
 	f.mu.Unlock()
 	if s != nil {
 		etag, err := s.complete(ctx, f, rest, size, cond)
+		if err == nil && s.metaStale {
+			// The upload began before the attributes were set: write them now.
+			etag, err = f.fixMeta(ctx, key, etag, size, meta)
+		}
 		return Saved{etag, size}, err
 	}
 	if size <= f.e.cfg.PartSize {
@@ -142,6 +161,30 @@ func (f *File) saveAs(ctx context.Context, key string, meta map[string]string, c
 	etag, err := f.saveMultipart(ctx, key, size, meta, cond)
 	return Saved{etag, size}, err
 }
+
+// fixMeta replaces the metadata of version etag of key, just saved, with meta, by a
+// copy of the object onto itself. If that fails, the content is saved all the same:
+// the error says the attributes are not, and Saved still names the version.
+func (f *File) fixMeta(ctx context.Context, key, etag string, size int64, meta map[string]string) (string, error) {
+	fixed, err := f.e.store.Copy(ctx, key, etag, size, key, meta, bucket.Condition{IfMatch: etag})
+	if err != nil {
+		return etag, &MetaError{Key: key, Err: err}
+	}
+	return fixed, nil
+}
+
+// MetaError answers a save whose content reached S3 but whose attributes (set while it
+// streamed) could not be written after it.
+type MetaError struct {
+	Key string
+	Err error
+}
+
+func (e *MetaError) Error() string {
+	return fmt.Sprintf("%s was saved, but its attributes could not be: %v", e.Key, e.Err)
+}
+
+func (e *MetaError) Unwrap() error { return e.Err }
 
 // partSize is the part size for an object of size bytes: the configured one, or larger
 // when the object would need more than S3's 10,000 parts.

@@ -7,8 +7,8 @@ import (
 	"github.com/ssecfs/ssecfs/bucket"
 )
 
-// Store is what the write-back needs of the bucket: whole-object puts and multipart
-// uploads, each keyed. *bucket.Bucket implements it through a thin adapter in package fs
+// Store is what the write-back needs of the bucket: whole-object puts, multipart
+// uploads and copies, each keyed. *bucket.Bucket implements it through a thin adapter in package fs
 // (its StartUpload returns the concrete *bucket.Upload); internal/memstore is a complete
 // fake.
 type Store interface {
@@ -17,6 +17,9 @@ type Store interface {
 	// StartUpload begins a multipart upload of key with meta; nothing is visible until
 	// Complete.
 	StartUpload(ctx context.Context, key string, meta map[string]string) (Upload, error)
+	// Copy copies version srcETag of src (size bytes) to dst server-side, with meta
+	// as its metadata (nil keeps the source's), under cond.
+	Copy(ctx context.Context, src, srcETag string, size int64, dst string, meta map[string]string, cond bucket.Condition) (string, error)
 }
 
 // Upload is one multipart upload in progress.

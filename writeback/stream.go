@@ -20,6 +20,13 @@ import (
 // (headDirty). And while nothing else has left, a save can still give up the stream and
 // send the file whole, elsewhere (a conflict's copy beside) or after a failure
 // (unstreamLocked).
+//
+// The upload carries the metadata the file had when its first part left. Attributes
+// set after that (cp -a and tar set times, mode and owner after the last write, before
+// closing; see File.MetaChanged) make the stream stale: while only the first part has
+// left, it is given up (the part's request cancelled), so that the save sends the file
+// whole with them, or the file streams anew; else the save writes them with a copy of
+// the completed object onto itself.
 type stream struct {
 	e     *Engine
 	f     *File
@@ -37,6 +44,11 @@ type stream struct {
 	headSent  chan struct{}
 	headHome  bool // the first part's pages are back in the file
 	headDirty bool // written since: to be sent again
+	// cancelHead cancels the first part's request.
+	cancelHead context.CancelFunc
+	// metaStale is set (under the file's mu) when attributes were set after the
+	// upload began with meta.
+	metaStale bool
 
 	once  sync.Once
 	up    Upload
@@ -69,6 +81,25 @@ func (s *stream) wait(idx int64) <-chan struct{} {
 // finish tells waiting readers that the stream ended.
 func (s *stream) finish() { s.doneOnce.Do(func() { close(s.done) }) }
 
+// MetaChanged tells the file that its metadata was set (attributes or extended
+// attributes; not by a write, which a stream does not wait for): the save must store
+// it. A stream begun before carries older metadata: see stream.
+func (f *File) MetaChanged() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// A save on its way took the metadata before: keep the file dirty after it.
+	f.dirty = true
+	f.gen++
+	s := f.stream
+	if s == nil || s.closing {
+		return
+	}
+	s.metaStale = true
+	if s.floor == s.headPages && !f.unstreamLocked() {
+		s.cancelHead() // it is on its way: stop it, to give the stream up once it is back
+	}
+}
+
 // unstreamLocked makes a streaming file whose only part sent is the first, back home,
 // an ordinary one again, to be saved whole: the stream is abandoned, its upload
 // aborted. It reports whether the file no longer streams. Called with f.mu held.
@@ -93,6 +124,9 @@ func (f *File) unstreamLocked() bool {
 func (f *File) streamReadyParts() {
 	if f.baseLen > 0 || f.keep || f.e.cfg.PartSize <= 0 || (f.stream != nil && f.stream.closing) {
 		return
+	}
+	if f.stream != nil && f.stream.metaStale && !f.unstreamLocked() {
+		return // more than the first part left, or it is still on its way
 	}
 	for {
 		floor, n := int64(0), int32(1)
@@ -132,7 +166,11 @@ func (f *File) streamReadyParts() {
 		}
 		f.stream.floor += pp
 		f.stream.next++
-		f.stream.send(n, part)
+		ctx := context.Background()
+		if n == 1 {
+			ctx, f.stream.cancelHead = context.WithCancel(ctx)
+		}
+		f.stream.send(ctx, n, part)
 	}
 }
 
@@ -153,7 +191,7 @@ func (e *Engine) streamPartPages(n int32) int64 {
 // send uploads one part from its pages, in the background, within the engine's upload
 // slots, and frees the pages' budget when done; the first part's pages go back to the
 // file instead (see stream).
-func (s *stream) send(n int32, pages [][]byte) {
+func (s *stream) send(ctx context.Context, n int32, pages [][]byte) {
 	s.wg.Add(1)
 	s.e.sending.Add(1)
 	go func() {
@@ -161,7 +199,7 @@ func (s *stream) send(n int32, pages [][]byte) {
 		release := s.e.slot()
 		up, err := s.upload()
 		if err == nil {
-			err = up.PutPartPages(context.Background(), n, pages)
+			err = up.PutPartPages(ctx, n, pages)
 		}
 		release()
 		if err != nil {

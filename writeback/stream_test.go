@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -607,4 +608,92 @@ func TestStreamPartsHoldTheLargestObject(t *testing.T) {
 			t.Errorf("part size %d MiB: 10,000 parts hold %d GiB, less than the largest object", ps/MiB, total>>30)
 		}
 	}
+}
+
+// Attributes set after the last write and before the save (cp -a and tar x set times,
+// mode and owner then) reach the object although the upload began with older ones:
+// while only the first part has left, the stream is given up and the file sent whole;
+// else the completed object is copied onto itself with them.
+func TestStreamMetaChangedBeforeSave(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		size          int
+		puts, copies  int
+		uploads, done int
+	}{
+		{name: "first part only", size: 8 * MiB, puts: 1, uploads: 1},
+		{name: "more parts", size: 20 * MiB, copies: 1, uploads: 1, done: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			en := newEnv(t, func(cfg *writeback.Config) { cfg.PartSize = 8 * MiB; cfg.WriteBuffer = 32 * MiB })
+			var mu sync.Mutex
+			meta := map[string]string{"mode": "33152", "mtime": "1796000000"}
+			f := en.e.Open("doc", "", 0, func() map[string]string {
+				mu.Lock()
+				defer mu.Unlock()
+				return maps.Clone(meta)
+			})
+			data := randBytes(newRand(37), c.size)
+			if err := writeSequentially(f, data, nil); err != nil {
+				t.Fatal(err)
+			}
+			en.waitPartsSent(f)
+			if !writeback.Streaming(f) {
+				t.Fatal("not streaming")
+			}
+			mu.Lock()
+			meta = map[string]string{"mode": "33184", "mtime": "981173106"} // chmod 0640, touch -d 2001
+			mu.Unlock()
+			f.MetaChanged()
+			en.save(f)
+			got, gotMeta, _, _ := en.store.Object("doc")
+			if !bytes.Equal(got, data) {
+				t.Errorf("doc holds %s", diff(got, data))
+			}
+			if gotMeta["mode"] != "33184" || gotMeta["mtime"] != "981173106" {
+				t.Errorf("doc's metadata %v; want the attributes set before the save", gotMeta)
+			}
+			for op, want := range map[string]int{memstore.OpPut: c.puts, memstore.OpCopy: c.copies,
+				memstore.OpStartUpload: c.uploads, memstore.OpComplete: c.done} {
+				if n := en.count(op); n != want {
+					t.Errorf("%d %s; want %d", n, op, want)
+				}
+			}
+			if f.Dirty() {
+				t.Error("dirty after the save")
+			}
+			f.Drop()
+			en.waitNoUploads()
+			en.waitBudgetFree()
+		})
+	}
+}
+
+// Attributes set while a save is on its way may miss it: the file stays dirty, so the
+// next save stores them.
+func TestMetaChangedDuringSave(t *testing.T) {
+	en := newEnv(t, nil)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	en.setHook(func(op, key string) error {
+		if op == memstore.OpPut {
+			once.Do(func() { close(entered); <-release })
+		}
+		return nil
+	})
+	f := en.open("doc")
+	en.write(f, []byte("content"), 0)
+	saved := make(chan error, 1)
+	go func() { _, err := f.Save(ctx); saved <- err }()
+	<-entered
+	f.MetaChanged()
+	close(release)
+	if err := <-saved; err != nil {
+		t.Fatal(err)
+	}
+	if !f.Dirty() {
+		t.Error("attributes set during a save are counted as saved: the next save would not store them")
+	}
+	en.save(f)
+	f.Drop()
 }
