@@ -33,10 +33,14 @@ func (b *bench) mountSSECFS(ctx context.Context, t target, mp, proto string) (*m
 		return nil, fmt.Errorf("ssecfs mount exited 0 but %s is not mounted: %s", mp, lastLines(string(out), 3))
 	}
 	m := &mount{tool: "ssecfs", dir: mp, logFile: logFile}
+	// The background process runs the same binary, whatever its name (-ssecfs).
 	for i := 0; i < 40 && m.pid == 0; i++ {
-		if m.pid = pidByMountpoint("ssecfs", mp); m.pid == 0 {
+		if m.pid = pidByMountpoint(filepath.Base(b.cfg.ssecfsBin), mp); m.pid == 0 {
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+	if m.pid == 0 {
+		b.logf("warning: no process of %s serves %s: its CPU time and peak RSS are not measured", b.cfg.ssecfsBin, mp)
 	}
 	return m, nil
 }
