@@ -70,7 +70,10 @@ func (b *bench) writeTable(w *strings.Builder) {
 	} else {
 		fmt.Fprintf(w, "Each cell is one run (-runs 1). ")
 	}
-	fmt.Fprintf(w, "The peers run as they are (s3fs speaks HTTP/1.1 through libcurl; rclone what its Go client negotiates), each on the row of the HTTP version it spoke. %s\n\n", b.protoNote())
+	if len(peers) > 0 {
+		fmt.Fprintf(w, "The peers run as they are (s3fs speaks HTTP/1.1 through libcurl; rclone what its Go client negotiates), each on the row of the HTTP version it spoke. ")
+	}
+	fmt.Fprintf(w, "%s\n\n", b.protoNote())
 
 	if d := b.disturbed(); d != "" {
 		fmt.Fprintf(w, "† Other processes on the machine used more than %.0f%% of a CPU during this measurement: %s.\n\n", 100*otherLoadLimit, d)
