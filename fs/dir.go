@@ -35,9 +35,13 @@ type dirNode struct {
 	// listing, in its order: what a walk through the directory follows (prefetch.go).
 	order []string
 
-	// walkMu guards walk; it is taken before mu, and before the cache's locks.
-	walkMu sync.Mutex
-	walk   prefetchWalk
+	// walkMu guards walks and walkAhead; it is taken before mu, and before the
+	// cache's locks. walks are the processes' walks through the directory, by pid
+	// (prefetch.go); walkAhead is the sum of their bytes ahead.
+	walkMu    sync.Mutex
+	walks     map[uint32]*prefetchWalk
+	walkAhead int64
+	walkClock uint64 // counts opens, to find the least recently used walk
 }
 
 // listedChild is what is known of one name, and since when: at is when the listing or

@@ -117,8 +117,13 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if listed {
 		n.fsys.prefetchCount.opensListed.Add(1)
 	}
-	n.walkedTo()
-	return &readHandle{node: n, key: key, etag: info.ETag, size: info.Size, caller: openedBy(ctx), unconfirmed: listed}, fuseFlags, 0
+	caller := openedBy(ctx)
+	var pid uint32
+	if caller != nil {
+		pid = caller.PID
+	}
+	n.walkedTo(pid)
+	return &readHandle{node: n, key: key, etag: info.ETag, size: info.Size, caller: caller, unconfirmed: listed}, fuseFlags, 0
 }
 
 // listingAnswersOpen says whether an open may pin the version of attributes a without

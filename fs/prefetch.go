@@ -16,8 +16,11 @@ import (
 //     and each file's place in it (listedChild.ord, which later news of the name
 //     keeps), with the size and ETag the listing gave.
 //   - file.go, Open: a read-only open of a file that is not being written tells its
-//     directory (walkedTo, below).
-//   - opened: the directory's walk compares the file's place with the previous open's.
+//     directory, with the process that opened it (walkedTo, below).
+//   - opened: each process has a walk of its own through the directory (at most
+//     maxWalks, the least recently used one dropped), so that several copies at once,
+//     each through its own files (8 `cp` of 8 files each, `xargs -P`), are each
+//     followed. The process's walk compares the file's place with its previous open's.
 //     One of the next prefetchSkip files continues the walk (a tool may skip a few, or
 //     visit a directory between two files); any other open (backwards, far ahead, a
 //     name the listing did not show) stops it and forgets what was ahead. The first
@@ -32,15 +35,16 @@ import (
 //     min(size, prefetchHead) bytes through f.fetcher(key, etag, nil, nil): a keyed GET
 //     with If-Match on that ETag, so an object replaced since the listing fails with
 //     412 and nothing of it is cached; its open then reads the new version
-//     (readHandle.relearn). The bytes prefetched and not yet opened stay within an
-//     eighth of the cache (PageCache.Capacity), and the cache itself starts a
+//     (readHandle.relearn). The bytes prefetched and not yet opened, over all the
+//     directory's walks, stay within an eighth of the cache (PageCache.Capacity),
+//     and the cache itself starts a
 //     prefetch only while read-ahead in flight is within half of its budget: when it
 //     answers cache.ErrPrefetchBusy, the walk is topped up again as a fetch of it ends
 //     (prefetchDone) or at the next open.
 //   - Readers made later by opens of the same object and ETag find those pages, or
 //     join their fetches: pages are keyed by (object, ETag).
 //
-// Locks: dirNode.walkMu guards the walk and is held while the cache is asked, so that
+// Locks: dirNode.walkMu guards the walks and is held while the cache is asked, so that
 // two top-ups (an open, a fetch that ended) do not start the same file twice; it is
 // taken before dirNode.mu and the nodes' locks (each held briefly to read), and the
 // cache calls prefetchDone with no lock of its own held.
@@ -54,11 +58,15 @@ const (
 	// prefetchSkip is how many places after the previous open an open may be and still
 	// continue the walk.
 	prefetchSkip = 3
+	// maxWalks is how many processes' walks a directory follows at once.
+	maxWalks = 16
 )
 
 // prefetchWalk is a directory's walk through its files in listing order.
 type prefetchWalk struct {
-	last   int // ord of the latest read-only open; 0: none
+	used   uint64    // dirNode.walkClock at its latest open
+	usedAt time.Time // and when
+	last   int    // ord of the latest read-only open; 0: none
 	streak int // opens in a row that followed the listing order
 	// ahead is the files prefetched and not yet opened, by name: their ord and the
 	// bytes asked for; aheadBytes their sum.
@@ -72,10 +80,53 @@ type aheadFile struct {
 	bytes int64
 }
 
-// stop ends the walk: nothing is ahead of it any more.
-func (w *prefetchWalk) stop() {
+// stopWalk ends walk w: nothing is ahead of it any more. walkMu must be held.
+func (d *dirNode) stopWalk(w *prefetchWalk) {
+	d.walkAhead -= w.aheadBytes
 	w.streak, w.starved = 0, false
 	w.ahead, w.aheadBytes = nil, 0
+}
+
+// walkOf is the walk of process pid, made if need be; the least recently used walk
+// is dropped to make room. walkMu must be held.
+func (d *dirNode) walkOf(pid uint32) *prefetchWalk {
+	d.walkClock++
+	if w := d.walks[pid]; w != nil {
+		w.used, w.usedAt = d.walkClock, time.Now()
+		return w
+	}
+	if d.walks == nil {
+		d.walks = make(map[uint32]*prefetchWalk)
+	}
+	if len(d.walks) >= maxWalks {
+		var oldest uint32
+		for p, w := range d.walks {
+			if d.walks[oldest] == nil || w.used < d.walks[oldest].used {
+				oldest = p
+			}
+		}
+		d.stopWalk(d.walks[oldest])
+		delete(d.walks, oldest)
+	}
+	w := &prefetchWalk{used: d.walkClock, usedAt: time.Now()}
+	d.walks[pid] = w
+	return w
+}
+
+// walkIdle is how long a walk may go without an open before what it fetched ahead
+// stops counting against the others' budget: its process has likely moved on.
+const walkIdle = 2 * time.Second
+
+// stopIdleWalks stops the walks other than w that have not opened a file for
+// walkIdle, so that files they fetched ahead and nobody opened do not hold the
+// directory's budget forever. walkMu must be held.
+func (d *dirNode) stopIdleWalks(w *prefetchWalk) {
+	for pid, o := range d.walks {
+		if o != w && time.Since(o.usedAt) > walkIdle {
+			d.stopWalk(o)
+			delete(d.walks, pid)
+		}
+	}
 }
 
 // prefetchCounters are what the mount's prefetch did, for PrefetchStats.
@@ -133,8 +184,8 @@ func (f *FS) prefetchOn() bool {
 // prefetchLimit is the most bytes a walk keeps prefetched and not yet opened.
 func (f *FS) prefetchLimit() int64 { return f.pages.Capacity() / 8 }
 
-// walkedTo tells n's directory that n was opened read-only.
-func (n *fileNode) walkedTo() {
+// walkedTo tells n's directory that process pid opened n read-only.
+func (n *fileNode) walkedTo(pid uint32) {
 	if !n.fsys.prefetchOn() {
 		return
 	}
@@ -143,19 +194,20 @@ func (n *fileNode) walkedTo() {
 		return
 	}
 	if d, ok := parent.Operations().(*dirNode); ok {
-		d.opened(name)
+		d.opened(name, pid)
 	}
 }
 
-// opened moves the walk to the file name, just opened: it goes on if name is one of
-// the next few files of the listing, and fetches further ahead; else it stops.
-func (d *dirNode) opened(name string) {
+// opened moves process pid's walk to the file name, just opened: it goes on if name
+// is one of the next few files of the listing, and fetches further ahead; else it
+// stops.
+func (d *dirNode) opened(name string, pid uint32) {
 	d.walkMu.Lock()
 	defer d.walkMu.Unlock()
 	d.mu.Lock()
 	ord := d.listed[name].ord
 	d.mu.Unlock()
-	w := &d.walk
+	w := d.walkOf(pid)
 	switch {
 	case ord != 0 && ord == w.last:
 		return // the same file again
@@ -165,17 +217,26 @@ func (d *dirNode) opened(name string) {
 		if len(w.ahead) > 0 || w.streak > 0 {
 			d.fsys.prefetchCount.stops.Add(1)
 		}
-		w.stop()
+		d.stopWalk(w)
 	}
 	w.last = ord
 	for other, a := range w.ahead {
 		if a.ord <= ord { // opened, or passed over
 			delete(w.ahead, other)
 			w.aheadBytes -= a.bytes
+			d.walkAhead -= a.bytes
+		}
+	}
+	// Opened by this process or another: no longer ahead of anyone.
+	for _, o := range d.walks {
+		if a, ok := o.ahead[name]; ok {
+			delete(o.ahead, name)
+			o.aheadBytes -= a.bytes
+			d.walkAhead -= a.bytes
 		}
 	}
 	if ord != 0 && w.streak > 0 {
-		d.prefetchLocked()
+		d.prefetchLocked(w)
 	}
 }
 
@@ -184,8 +245,10 @@ func (d *dirNode) opened(name string) {
 func (d *dirNode) prefetchDone() {
 	d.walkMu.Lock()
 	defer d.walkMu.Unlock()
-	if d.walk.starved && d.walk.streak > 0 {
-		d.prefetchLocked()
+	for _, w := range d.walks {
+		if w.starved && w.streak > 0 {
+			d.prefetchLocked(w)
+		}
 	}
 }
 
@@ -197,12 +260,11 @@ type prefetchTarget struct {
 	size      int64
 }
 
-// prefetchLocked fetches ahead of the walk: the next files of the listing after the
-// latest open, up to as many as the walk has earned, within the byte bound. walkMu
-// must be held.
-func (d *dirNode) prefetchLocked() {
+// prefetchLocked fetches ahead of walk w: the next files of the listing after its
+// latest open, up to as many as the walk has earned, within the byte bound of all the
+// directory's walks. walkMu must be held.
+func (d *dirNode) prefetchLocked(w *prefetchWalk) {
 	f := d.fsys
-	w := &d.walk
 	files := min(f.opts.PrefetchFiles, 1<<min(w.streak, 20))
 	limit := f.prefetchLimit()
 	f.prefetchCount.aheadLimit.Store(limit)
@@ -223,7 +285,10 @@ func (d *dirNode) prefetchLocked() {
 			continue
 		}
 		want := min(t.size, prefetchHead, limit)
-		if want <= 0 || w.aheadBytes+want > limit {
+		if want > 0 && d.walkAhead+want > limit {
+			d.stopIdleWalks(w)
+		}
+		if want <= 0 || d.walkAhead+want > limit {
 			return
 		}
 		started, err := f.pages.Prefetch(t.key, t.etag, t.size, want, f.fetcher(t.key, t.etag, nil, nil), d.prefetchDone)
@@ -239,9 +304,10 @@ func (d *dirNode) prefetchLocked() {
 		}
 		w.ahead[t.name] = aheadFile{ord: t.ord, bytes: want}
 		w.aheadBytes += want
+		d.walkAhead += want
 		for {
 			m := f.prefetchCount.aheadMax.Load()
-			if w.aheadBytes <= m || f.prefetchCount.aheadMax.CompareAndSwap(m, w.aheadBytes) {
+			if d.walkAhead <= m || f.prefetchCount.aheadMax.CompareAndSwap(m, d.walkAhead) {
 				break
 			}
 		}

@@ -406,7 +406,7 @@ func TestPrefetchWalkGrowsAndStops(t *testing.T) {
 		d := w.root()
 		d.walkMu.Lock()
 		defer d.walkMu.Unlock()
-		return len(d.walk.ahead)
+		return len(d.walkOf(0).ahead)
 	}
 	for i, want := range []int{0, 2, 4, 8, 8} {
 		w.cat(fmt.Sprintf("f%02d", i), 100)
@@ -525,5 +525,45 @@ func TestReopenAsksForTheCurrentVersion(t *testing.T) {
 	time.Sleep(defaultKernelTTL) // past the HEAD the second open made
 	if got := w.cat("a", 7000); !bytes.Equal(got, fileBody(1, 7000)) {
 		t.Errorf("reopened after another tool replaced it: %d bytes, the new version %v", len(got), bytes.Equal(got, fileBody(1, 7000)))
+	}
+}
+
+// Each process walks the directory on its own: two copies at once, each through its
+// own half of the files (as 8 `cp` of 8 files each do), opening in turns, are both
+// followed, where one walk for the directory would see every open out of order.
+func TestPrefetchFollowsEachProcess(t *testing.T) {
+	w := newWalkTree(t, 64<<20, cache.Options{}, Options{PrefetchFiles: 4})
+	const n, size = 40, 3000
+	for i := range n {
+		w.put(fmt.Sprintf("f%02d", i), fileBody(i, size))
+	}
+	w.list(w.root())
+	// Pids no process has: processOf keeps them as they are.
+	const pidA, pidB = 1<<31 - 7, 1<<31 - 9
+	catAs := func(pid uint32, i int) {
+		key := fmt.Sprintf("f%02d", i)
+		id, _ := w.lookup(fuse.FUSE_ROOT_ID, key)
+		w.note("open " + key)
+		var out fuse.OpenOut
+		in := &fuse.OpenIn{InHeader: fuse.InHeader{NodeId: id, Caller: fuse.Caller{Pid: pid}}, Flags: syscall.O_RDONLY}
+		if st := w.raw.Open(nil, in, &out); !st.Ok() {
+			t.Fatalf("open %s: %v", key, st)
+		}
+		got, st := w.read(id, out.Fh, 0, size+4096)
+		w.release(id, out.Fh)
+		if !st.Ok() || !bytes.Equal(got, fileBody(i, size)) {
+			t.Fatalf("%s: %v, or not the object's bytes", key, st)
+		}
+	}
+	for i := range n / 2 {
+		catAs(pidA, i)
+		catAs(pidB, n/2+i)
+	}
+	s := w.f.PrefetchStats()
+	if s.Stops != 0 || s.Files < n-8 {
+		t.Errorf("stats %+v; want no walk stopped and at least %d files prefetched", s, n-8)
+	}
+	if gets := w.countOp(memstore.OpGet); gets != n {
+		t.Errorf("%d GETs for %d files; want one each", gets, n)
 	}
 }
