@@ -66,8 +66,8 @@ const (
 type prefetchWalk struct {
 	used   uint64    // dirNode.walkClock at its latest open
 	usedAt time.Time // and when
-	last   int    // ord of the latest read-only open; 0: none
-	streak int // opens in a row that followed the listing order
+	last   int       // ord of the latest read-only open; 0: none
+	streak int       // opens in a row that followed the listing order
 	// ahead is the files prefetched and not yet opened, by name: their ord and the
 	// bytes asked for; aheadBytes their sum.
 	ahead      map[string]aheadFile
