@@ -24,7 +24,10 @@
 //     that a file of one part or two streams too; its pages come back to the file once
 //     sent, so that a writer that goes back to fill in a header can (the part is then
 //     sent again), and, while no other part has left, the file can still be saved
-//     whole elsewhere (a conflict's copy beside) or cut.
+//     whole elsewhere (a conflict's copy beside) or cut. The upload carries the
+//     metadata of when it began; attributes set later (File.MetaChanged: cp -a, tar x)
+//     have the save give the stream up while it can, else copy the object onto itself
+//     with them once completed.
 //   - save.go: File.Save (on close or fsync) sends one keyed PutObject for a file up to
 //     the part size, else a multipart upload whose untouched ranges of the base are
 //     copied server-side (UploadPartCopy) and the rest read from the file by a
