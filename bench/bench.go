@@ -150,7 +150,7 @@ func (b *bench) run(ctx context.Context) error {
 		if err := os.MkdirAll(filepath.Dir(b.cfg.out), 0o755); err != nil {
 			return err
 		}
-		if err := os.WriteFile(b.cfg.out, []byte(report), 0o644); err != nil {
+		if err := os.WriteFile(b.cfg.out, []byte(report+keptNotes(b.cfg.out)), 0o644); err != nil {
 			return err
 		}
 		b.logf("wrote %s (run took %v)", b.cfg.out, elapsed.Round(time.Second))
