@@ -125,8 +125,8 @@ func (f *File) streamReadyParts() {
 	if f.baseLen > 0 || f.keep || f.e.cfg.PartSize <= 0 || (f.stream != nil && f.stream.closing) {
 		return
 	}
-	if f.stream != nil && f.stream.metaStale && !f.unstreamLocked() {
-		return // more than the first part left, or it is still on its way
+	if s := f.stream; s != nil && s.metaStale && s.floor == s.headPages && !f.unstreamLocked() {
+		return // the first part, on its way, comes back to be sent anew with the new metadata
 	}
 	for {
 		floor, n := int64(0), int32(1)

@@ -697,3 +697,62 @@ func TestMetaChangedDuringSave(t *testing.T) {
 	en.save(f)
 	f.Drop()
 }
+
+// Attributes set while the file is still being written: with only the first part gone,
+// the file streams anew with them; with more gone, it keeps streaming, and the save
+// copies the completed object onto itself with them.
+func TestStreamMetaChangedWhileWriting(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		changeAt        int
+		uploads, copies int
+	}{
+		{name: "first part only", changeAt: 6 * MiB, uploads: 2, copies: 0},
+		{name: "more parts", changeAt: 14 * MiB, uploads: 1, copies: 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			en := newEnv(t, func(cfg *writeback.Config) { cfg.PartSize = 8 * MiB; cfg.WriteBuffer = 32 * MiB })
+			var mu sync.Mutex
+			meta := map[string]string{"mode": "33152"}
+			f := en.e.Open("doc", "", 0, func() map[string]string {
+				mu.Lock()
+				defer mu.Unlock()
+				return maps.Clone(meta)
+			})
+			data := randBytes(newRand(38), 30*MiB)
+			if err := writeSequentially(f, data[:c.changeAt], nil); err != nil {
+				t.Fatal(err)
+			}
+			en.waitPartsSent(f)
+			mu.Lock()
+			meta = map[string]string{"mode": "33184"}
+			mu.Unlock()
+			f.MetaChanged()
+			sentBefore := en.count(memstore.OpPutPart)
+			if err := writeSequentiallyFrom(f, data, c.changeAt); err != nil {
+				t.Fatal(err)
+			}
+			en.waitPartsSent(f)
+			if n := en.count(memstore.OpPutPart); n <= sentBefore {
+				t.Errorf("no part left after the attributes were set (%d before, %d after)", sentBefore, n)
+			}
+			en.save(f)
+			got, gotMeta, _, _ := en.store.Object("doc")
+			if !bytes.Equal(got, data) {
+				t.Errorf("doc holds %s", diff(got, data))
+			}
+			if gotMeta["mode"] != "33184" {
+				t.Errorf("doc's metadata %v; want the attributes set while writing", gotMeta)
+			}
+			if n := en.count(memstore.OpStartUpload); n != c.uploads {
+				t.Errorf("%d uploads; want %d", n, c.uploads)
+			}
+			if n := en.count(memstore.OpCopy); n != c.copies {
+				t.Errorf("%d copies; want %d", n, c.copies)
+			}
+			f.Drop()
+			en.waitNoUploads()
+			en.waitBudgetFree()
+		})
+	}
+}
