@@ -85,18 +85,28 @@ func runModel(t *testing.T, seed, printed int64, c modelConfig) {
 		}
 		history = append(history, fmt.Sprintf("%d: ", op)+fmt.Sprintf(format, args...))
 	}
+	// The file's attributes are a version number, set now and then (as cp -a sets
+	// times and mode before closing); the object must hold the latest saved.
+	metaV, savedMetaV := 0, -1 // -1: the object has none of ours
+	meta := func() map[string]string { return map[string]string{"mode": "0644", "v": strconv.Itoa(metaV)} }
 	checkSaved := func() {
 		t.Helper()
-		data, _, _, ok := en.store.Object(key)
+		data, objMeta, _, ok := en.store.Object(key)
 		switch {
 		case ok != (savedModel != nil):
 			fail("the object exists: %v; want %v", ok, savedModel != nil)
 		case ok && !bytes.Equal(data, savedModel):
 			fail("the object holds %s", diff(data, savedModel))
+		case ok && savedMetaV >= 0 && objMeta["v"] != strconv.Itoa(savedMetaV):
+			fail("the object's attributes are version %q; want %d", objMeta["v"], savedMetaV)
 		}
 	}
 	open := func() {
-		f = en.open(key)
+		if info, err := en.store.Head(ctx, key); err == nil {
+			f = en.e.Open(key, info.ETag, info.Size, meta)
+		} else {
+			f = en.e.Open(key, "", 0, meta)
+		}
 		model = append(model[:0], savedModel...)
 	}
 
@@ -122,7 +132,7 @@ func runModel(t *testing.T, seed, printed int64, c modelConfig) {
 	}
 	open()
 
-	var streamed, spilled, multipart, saves, headWrites int
+	var streamed, spilled, multipart, saves, headWrites, metaSets int
 	limit := int64(modelMaxSize)
 	for op = 0; op < modelOps; op++ {
 		size := int64(len(model))
@@ -244,6 +254,7 @@ func runModel(t *testing.T, seed, printed int64, c modelConfig) {
 			}
 			if dirty {
 				savedModel = append([]byte{}, model...)
+				savedMetaV = metaV
 			}
 			checkSaved()
 			if f.Dirty() || f.SaveFailed() || writeback.Streaming(f) {
@@ -283,6 +294,14 @@ func runModel(t *testing.T, seed, printed int64, c modelConfig) {
 				}
 				model = append(model, data...)
 			}
+
+		case x < 980: // attributes set while the file has unsaved changes (else fs copies the object)
+			if f.Dirty() {
+				metaV++
+				logOp("attributes set (version %d; size %d, streamed below %d)", metaV, size, floor)
+				f.MetaChanged()
+				metaSets++
+			}
 		}
 	}
 
@@ -293,6 +312,7 @@ func runModel(t *testing.T, seed, printed int64, c modelConfig) {
 	}
 	if dirty {
 		savedModel = append([]byte{}, model...)
+		savedMetaV = metaV
 	}
 	checkSaved()
 	f.Drop()
@@ -305,8 +325,8 @@ func runModel(t *testing.T, seed, printed int64, c modelConfig) {
 	if n := en.basesOpen.Load(); n != 0 {
 		fail("%d bases left open", n)
 	}
-	t.Logf("seed %d: %d ops; streaming during %d, pages sealed during %d, %d saves, %d multipart saves of edits, %d writes into a first part already sent",
-		seed, modelOps, streamed, spilled, saves, multipart, headWrites)
+	t.Logf("seed %d: %d ops; streaming during %d, pages sealed during %d, %d saves, %d multipart saves of edits, %d writes into a first part already sent, attributes set %d times",
+		seed, modelOps, streamed, spilled, saves, multipart, headWrites, metaSets)
 }
 
 // modelWriteRange picks where the next write goes, below limit: mostly appends (so that
