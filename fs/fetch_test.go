@@ -51,3 +51,34 @@ func TestFirstReadTeachesTheMetadataAListingLacks(t *testing.T) {
 		t.Errorf("the second open sent %d HEAD; want 1", heads)
 	}
 }
+
+// A file the mount knows from a listing only (its node made from the listing, as after
+// the kernel forgot the one that held the object's metadata) keeps its metadata across
+// a rename, with ctime moved to the rename's time: the rename reads the metadata first
+// rather than letting the copy keep the source's, ctime included.
+func TestRenameOfAListedFileMovesCtime(t *testing.T) {
+	w := newWalkTree(t, 4<<20, cache.Options{}, Options{StatTTL: time.Minute, FileMode: 0o644, UID: 1000, GID: 1000})
+	old := time.Unix(1500000000, 0)
+	meta := encodeMeta(syscall.S_IFREG|0o600, 123, 456, old)
+	meta["ctime"] = "1500000000"
+	if _, err := w.store.Put(context.Background(), "a", []byte("content"), meta, bucket.Condition{}); err != nil {
+		t.Fatal(err)
+	}
+	w.list(w.root())
+	w.lookup(fuse.FUSE_ROOT_ID, "a")
+	start := time.Now()
+	if st := w.raw.Rename(nil, &fuse.RenameIn{InHeader: fuse.InHeader{NodeId: fuse.FUSE_ROOT_ID}, Newdir: fuse.FUSE_ROOT_ID}, "a", "b"); !st.Ok() {
+		t.Fatalf("rename: %v", st)
+	}
+	data, got, _, ok := w.store.Object("b")
+	if !ok || string(data) != "content" {
+		t.Fatalf("b after the rename: %q, %v", data, ok)
+	}
+	m := parseMeta(got)
+	if m.mode == nil || *m.mode&0o777 != 0o600 || m.uid == nil || *m.uid != 123 || m.mtime == nil || !m.mtime.Equal(old) {
+		t.Errorf("b's metadata %v lost the source's mode, owner or mtime", got)
+	}
+	if m.ctime == nil || m.ctime.Before(start.Add(-time.Second)) {
+		t.Errorf("b's ctime %v; want the rename's time (about %v), not the source's", got["ctime"], start)
+	}
+}

@@ -215,6 +215,12 @@ func (d *dirNode) Rename(ctx context.Context, name string, newParent gofs.InodeE
 		if errno := node.save(ctx); errno != 0 {
 			return errno
 		}
+		// A node known from a listing only (the kernel may have forgotten the one
+		// that held the object's metadata) has none of it: read it, so that the
+		// copy moves ctime and keeps the rest, rather than keeping the source's ctime.
+		if err := node.loadMeta(ctx); err != nil {
+			return d.fsys.errno("rename", node.objectKey(), err)
+		}
 		return d.renameObject(ctx, node, name, nd, newName)
 	case *symlinkNode:
 		return d.renameObject(ctx, node, name, nd, newName)

@@ -164,6 +164,46 @@ func TestCtimeAndAtime(t *testing.T) {
 	}
 }
 
+// A rename moves ctime even when the kernel has forgotten the file's inode (memory
+// pressure; here drop_caches) and the mount knows the file from a listing only: the
+// renamed object keeps its mode and mtime and carries the rename's ctime. It failed
+// once in make test when another job dropped the caches during TestCtimeAndAtime: the
+// copy kept the source's ctime.
+func TestRenameMovesCtimeAfterTheKernelForgot(t *testing.T) {
+	f := newFixture(t)
+	mp := nsMount(t, f, "--stat-ttl", "1m")
+	p := filepath.Join(mp, "f")
+	if err := os.WriteFile(p, []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st0 := pxStat(t, p)
+	if _, err := os.ReadDir(mp); err != nil { // the listing the new node will come from
+		t.Fatal(err)
+	}
+	// Drop dentries and inodes: the kernel forgets f's node (FORGET), and its next
+	// lookup makes a new one from the listing.
+	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("2"), 0); err != nil {
+		t.Fatalf("dropping the kernel's dentries and inodes: %v", err)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	q := filepath.Join(mp, "g")
+	if err := os.Rename(p, q); err != nil {
+		t.Fatal(err)
+	}
+	st1 := pxStat(t, q)
+	if st1.Ctim.Sec <= st0.Ctim.Sec {
+		t.Errorf("rename did not move ctime: %v -> %v", st0.Ctim, st1.Ctim)
+	}
+	mp2 := nsMount(t, f)
+	st2 := pxStat(t, filepath.Join(mp2, "g"))
+	if st2.Ctim.Sec != st1.Ctim.Sec || st2.Mtim != st0.Mtim || st2.Mode&0o777 != 0o600 {
+		t.Errorf("after a remount: ctime %v mtime %v mode %#o; want %v %v 0600", st2.Ctim, st2.Mtim, st2.Mode&0o777, st1.Ctim, st0.Mtim)
+	}
+}
+
 // user.* extended attributes are set, read, listed and removed, kept s3fs-style in
 // x-amz-meta-xattr across a remount; other namespaces answer EOPNOTSUPP; values past
 // S3's 2 KB of metadata answer E2BIG; an object written by s3fs with xattrs shows them.
