@@ -140,10 +140,20 @@ func (n *fileNode) releaseWriter(ctx context.Context, c *writeback.File) {
 	}
 	n.mu.Lock()
 	done := n.writers == 0 && n.content == c
+	unsaved := done && c.Dirty()
 	if done {
 		n.content = nil
 	}
+	if unsaved {
+		// The size and times are the dropped content's, not the object's: forget the
+		// version, so that the next open asks S3 (a HEAD) what the file is, rather
+		// than reading the old object as if it were as long as the content was.
+		n.attrs.etag, n.attrs.headAt, n.kernelETag = "", time.Time{}, ""
+	}
 	n.mu.Unlock()
+	if unsaved {
+		n.NotifyContent(-1, 0) // and the kernel, its size and pages
+	}
 	if done {
 		c.Drop()
 	}
