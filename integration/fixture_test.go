@@ -147,15 +147,22 @@ func (f *fixture) putMultipart(name string, data []byte, partSize int) {
 // putMany writes n small objects under prefix, several at a time.
 func (f *fixture) putMany(prefix string, n int) {
 	f.t.Helper()
+	atOnce(n, 16, func(i int) {
+		f.put(fmt.Sprintf("%sf%05d", prefix, i), []byte(fmt.Sprintf("object %d\n", i)))
+	})
+}
+
+// atOnce calls fn(0) ... fn(n-1), at most limit at a time, and returns when all are done.
+func atOnce(n, limit int, fn func(i int)) {
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 16)
+	sem := make(chan struct{}, limit)
 	for i := range n {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			f.put(fmt.Sprintf("%sf%05d", prefix, i), []byte(fmt.Sprintf("object %d\n", i)))
+			fn(i)
 		}()
 	}
 	wg.Wait()

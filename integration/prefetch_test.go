@@ -163,23 +163,14 @@ func (f *fixture) putFiles(prefix string, n int, size func(int) int) map[string]
 	f.t.Helper()
 	want := make(map[string][]byte)
 	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i := range n {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			key := fmt.Sprintf("%sf%03d", prefix, i)
-			data := randomBytes(size(i), uint64(1000+i))
-			f.put(key, data)
-			mu.Lock()
-			want[key] = data
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
+	atOnce(n, 8, func(i int) {
+		key := fmt.Sprintf("%sf%03d", prefix, i)
+		data := randomBytes(size(i), uint64(1000+i))
+		f.put(key, data)
+		mu.Lock()
+		want[key] = data
+		mu.Unlock()
+	})
 	return want
 }
 
